@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from infusions.models import (
+    Center,
+    Chair,
+    ClosedDate,
+    Indication,
+    InfusionPlan,
+    InfusionSession,
+    OpeningHours,
+    Product,
+    Protocol,
+    ProtocolStep,
+    StaffingDay,
+)
+
+
+@admin.register(Indication)
+class IndicationAdmin(admin.ModelAdmin):
+    list_display = ["code", "name"]
+    search_fields = ["code", "name"]
+
+
+class ProtocolInline(admin.TabularInline):
+    model = Protocol
+    extra = 0
+    fields = ["indication", "start_rate_mg_kg_min", "max_rate_mg_kg_min", "ladder_confirmed"]
+    show_change_link = True
+
+
+@admin.register(Product)
+class ProductAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "code", "manufacturer", "iga_ug_per_ml", "contains_maltose", "risk_cap_mg_kg_min", "is_active"]
+    list_filter = ["is_active", "contains_maltose", "manufacturer"]
+    search_fields = ["name", "code", "manufacturer"]
+    inlines = [ProtocolInline]
+
+
+class ProtocolStepInline(admin.TabularInline):
+    model = ProtocolStep
+    extra = 0
+    fields = ["position", "rate_mg_kg_min", "minutes"]
+
+
+@admin.register(Protocol)
+class ProtocolAdmin(SimpleHistoryAdmin):
+    list_display = ["product", "indication", "start_rate_mg_kg_min", "max_rate_mg_kg_min", "ladder_confirmed"]
+    list_filter = ["ladder_confirmed", "indication", "product"]
+    search_fields = ["product__name", "product__code", "indication__name", "indication__code"]
+    list_select_related = ["product", "indication"]
+    inlines = [ProtocolStepInline]
+
+
+class OpeningHoursInline(admin.TabularInline):
+    model = OpeningHours
+    extra = 0
+
+
+class ClosedDateInline(admin.TabularInline):
+    model = ClosedDate
+    extra = 0
+
+
+class ChairInline(admin.TabularInline):
+    model = Chair
+    extra = 0
+
+
+@admin.register(Center)
+class CenterAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "short_name", "time_zone", "slot_minutes", "patients_per_nurse"]
+    search_fields = ["name", "short_name"]
+    list_filter = ["time_zone"]
+    inlines = [OpeningHoursInline, ClosedDateInline, ChairInline]
+
+
+@admin.register(Chair)
+class ChairAdmin(admin.ModelAdmin):
+    list_display = ["name", "center", "is_active"]
+    list_filter = ["center", "is_active"]
+    search_fields = ["name", "center__name"]
+
+
+@admin.register(StaffingDay)
+class StaffingDayAdmin(SimpleHistoryAdmin):
+    list_display = ["center", "date", "nurses_on_duty"]
+    list_filter = ["center"]
+    date_hierarchy = "date"
+    search_fields = ["center__name"]
+
+
+@admin.register(InfusionPlan)
+class InfusionPlanAdmin(SimpleHistoryAdmin):
+    list_display = ["id", "patient", "protocol", "dose_g_per_kg", "days_per_course", "interval", "start_date", "status"]
+    list_filter = ["status", "interval", "center", "protocol__product", "protocol__indication"]
+    search_fields = ["patient__mrn", "patient__family_name"]
+    list_select_related = ["patient", "protocol__product", "protocol__indication"]
+    raw_id_fields = ["patient", "created_by"]
+    date_hierarchy = "start_date"
+
+
+@admin.register(InfusionSession)
+class InfusionSessionAdmin(SimpleHistoryAdmin):
+    list_display = ["id", "patient", "center", "chair", "start", "end", "status", "version"]
+    list_filter = ["status", "center"]
+    search_fields = ["patient__mrn", "patient__family_name"]
+    list_select_related = ["patient", "center", "chair"]
+    raw_id_fields = ["patient", "plan"]
+    date_hierarchy = "start"
+    readonly_fields = ["version"]

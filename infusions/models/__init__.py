@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from infusions.models.catalogue import Indication, Product, Protocol, ProtocolStep
+from infusions.models.centers import Center, Chair, ClosedDate, OpeningHours, StaffingDay, Weekday
+from infusions.models.plans import DosingWeightMethod, InfusionPlan, Interval, PlanStatus
+from infusions.models.sessions import RELEASED_STATUSES, InfusionSession, SessionStatus
+
+__all__ = [
+    "RELEASED_STATUSES",
+    "Center",
+    "Chair",
+    "ClosedDate",
+    "DosingWeightMethod",
+    "Indication",
+    "InfusionPlan",
+    "InfusionSession",
+    "Interval",
+    "OpeningHours",
+    "PlanStatus",
+    "Product",
+    "Protocol",
+    "ProtocolStep",
+    "SessionStatus",
+    "StaffingDay",
+    "Weekday",
+]

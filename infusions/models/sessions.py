@@ -1,0 +1,119 @@
+"""Infusion sessions: one chair booking for one day of one course."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+from infusions.models.centers import Center, Chair
+from infusions.models.plans import InfusionPlan
+from patients.models import Patient
+
+
+class SessionStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    CONFIRMED = "confirmed", "Confirmed"
+    CHECKED_IN = "checked_in", "Checked in"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    NO_SHOW = "no_show", "No show"
+
+
+# Cancelled and no-show sessions free their chair; every other status holds it.
+RELEASED_STATUSES = (SessionStatus.CANCELLED, SessionStatus.NO_SHOW)
+
+
+class InfusionSessionQuerySet(models.QuerySet):
+    def visible_to(self, user) -> InfusionSessionQuerySet:
+        from patients.roles import is_staff_member
+
+        if is_staff_member(user):
+            return self
+        if user.is_authenticated:
+            return self.filter(patient__user=user)
+        return self.none()
+
+    def live(self) -> InfusionSessionQuerySet:
+        """Sessions that hold their chair (not cancelled, not a no-show)."""
+        return self.exclude(status__in=RELEASED_STATUSES)
+
+    def overlapping(self, start: dt.datetime, end: dt.datetime) -> InfusionSessionQuerySet:
+        """Half-open [start, end): a session ending at 10:00 does not overlap one starting then."""
+        return self.filter(start__lt=end, end__gt=start)
+
+    def on_day(self, day: dt.date, center: Center) -> InfusionSessionQuerySet:
+        """Sessions of `center` starting on `day` in the center's own calendar."""
+        begin = dt.datetime.combine(day, dt.time.min, tzinfo=center.zone)
+        finish = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=center.zone)
+        return self.filter(center=center, start__gte=begin, start__lt=finish)
+
+
+class InfusionSession(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="sessions")
+    plan = models.ForeignKey(
+        InfusionPlan, on_delete=models.PROTECT, null=True, blank=True, related_name="sessions"
+    )
+    center = models.ForeignKey(Center, on_delete=models.PROTECT, related_name="sessions")
+    chair = models.ForeignKey(Chair, on_delete=models.PROTECT, related_name="sessions")
+    start = models.DateTimeField(help_text="Stored in UTC; planned in the center's local time.")
+    end = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED)
+    version = models.PositiveIntegerField(default=1, help_text="Grows by one on every reschedule.")
+    course = models.PositiveSmallIntegerField(null=True, blank=True)
+    day = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Day of the course, 1 to 5.")
+    grams = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    volume_ml = models.DecimalField(max_digits=7, decimal_places=1, null=True, blank=True)
+    chair_minutes = models.PositiveSmallIntegerField()
+    ladder = models.JSONField(
+        default=list, blank=True, help_text="Snapshot of the planned rate ladder at booking."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+    objects = InfusionSessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["start", "chair_id"]
+        indexes = [
+            models.Index(fields=["center", "start"], name="session_center_start"),
+            models.Index(fields=["chair", "start"], name="session_chair_start"),
+            models.Index(fields=["patient", "start"], name="session_patient_start"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="session_end_after_start"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="session_version_positive"),
+            models.CheckConstraint(condition=Q(chair_minutes__gt=0), name="session_chair_minutes_positive"),
+            models.CheckConstraint(
+                condition=Q(day__isnull=True) | Q(day__gte=1, day__lte=5), name="session_day_1_to_5"
+            ),
+            models.CheckConstraint(
+                condition=Q(course__isnull=True) | Q(course__gte=1), name="session_course_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(grams__isnull=True) | Q(grams__gt=0), name="session_grams_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(volume_ml__isnull=True) | Q(volume_ml__gt=0), name="session_volume_positive"
+            ),
+            models.CheckConstraint(condition=Q(status__in=SessionStatus.values), name="session_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Session {self.pk} {self.start:%Y-%m-%d %H:%M} UTC, {self.chair}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status not in RELEASED_STATUSES
+
+    @property
+    def local_start(self) -> dt.datetime:
+        return self.start.astimezone(self.center.zone)
+
+    @property
+    def local_end(self) -> dt.datetime:
+        return self.end.astimezone(self.center.zone)

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from patients.api.serializers import PatientSerializer, PatientWeightSerializer
+from patients.models import Patient
+from patients.roles import EVERY_ROLE, Role, RoleAccessMixin
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter("search", str, description="Name or MRN.")]),
+)
+class PatientViewSet(RoleAccessMixin, viewsets.ModelViewSet):
+    """Patients. Schedulers and admins write; staff read; a patient reads only their own record."""
+
+    serializer_class = PatientSerializer
+    read_roles = EVERY_ROLE
+    write_roles = (Role.SCHEDULER, Role.ADMIN)
+    action_write_roles = {"weights": (Role.SCHEDULER, Role.NURSE, Role.ADMIN)}
+    filterset_fields = ["sex", "iga_status", "thrombosis_risk", "renal_risk", "diabetes"]
+
+    def get_queryset(self) -> QuerySet[Patient]:
+        patients = Patient.objects.visible_to(self.request.user).with_latest_weight()
+        return patients.search(self.request.query_params.get("search", ""))
+
+    @extend_schema(methods=["GET"], responses=PatientWeightSerializer(many=True))
+    @extend_schema(methods=["POST"], request=PatientWeightSerializer, responses={201: PatientWeightSerializer})
+    @action(detail=True, methods=["get", "post"], serializer_class=PatientWeightSerializer)
+    def weights(self, request: Request, pk: str | None = None) -> Response:
+        """A patient's weight history, newest first; nurses, schedulers and admins add weights."""
+        patient = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(patient.weights.all())
+            return self.get_paginated_response(PatientWeightSerializer(page, many=True).data)
+        serializer = PatientWeightSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        weight = serializer.save(
+            patient=patient,
+            recorded_by=request.user,
+            measured_on=serializer.validated_data.get("measured_on") or patient.today(),
+        )
+        return Response(PatientWeightSerializer(weight).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,19 @@
+"""Create one auth group per Chairside role."""
+
+from __future__ import annotations
+
+from django.db import migrations
+
+ROLE_GROUPS = ("scheduler", "nurse", "pharmacist", "patient")
+
+
+def create_groups(apps, schema_editor) -> None:
+    Group = apps.get_model("auth", "Group")
+    for name in ROLE_GROUPS:
+        Group.objects.get_or_create(name=name)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("patients", "0001_initial"), ("auth", "0012_alter_user_first_name_max_length")]
+
+    operations = [migrations.RunPython(create_groups, migrations.RunPython.noop)]
