@@ -33,7 +33,15 @@ class ProtocolInline(admin.TabularInline):
 
 @admin.register(Product)
 class ProductAdmin(SimpleHistoryAdmin):
-    list_display = ["name", "code", "manufacturer", "iga_ug_per_ml", "contains_maltose", "risk_cap_mg_kg_min", "is_active"]
+    list_display = [
+        "name",
+        "code",
+        "manufacturer",
+        "iga_ug_per_ml",
+        "contains_maltose",
+        "risk_cap_mg_kg_min",
+        "is_active",
+    ]
     list_filter = ["is_active", "contains_maltose", "manufacturer"]
     search_fields = ["name", "code", "manufacturer"]
     inlines = [ProtocolInline]
@@ -94,7 +102,16 @@ class StaffingDayAdmin(SimpleHistoryAdmin):
 
 @admin.register(InfusionPlan)
 class InfusionPlanAdmin(SimpleHistoryAdmin):
-    list_display = ["id", "patient", "protocol", "dose_g_per_kg", "days_per_course", "interval", "start_date", "status"]
+    list_display = [
+        "id",
+        "patient",
+        "protocol",
+        "dose_g_per_kg",
+        "days_per_course",
+        "interval",
+        "start_date",
+        "status",
+    ]
     list_filter = ["status", "interval", "center", "protocol__product", "protocol__indication"]
     search_fields = ["patient__mrn", "patient__family_name"]
     list_select_related = ["patient", "protocol__product", "protocol__indication"]

@@ -1,6 +1,7 @@
 """The IVIG catalogue that Chairside ships, from the product labels.
 
-Sources per product are in each entry's `notes` and each protocol's `source`.
+Label figures and their sources are in docs/ivig-products.md; each product keeps
+its remarks in `notes` and each protocol its source in `source`.
 All products are 10% liquids (100 mg/mL). Gammagard Liquid's label states
 rates in mL/kg/h; they are stored here in mg/kg/min (× 100 / 60) to four
 places, which is within 0.01 mL/h at any weight Chairside accepts.
@@ -56,14 +57,21 @@ PRODUCTS: list[dict[str, Any]] = [
         ),
         "protocols": [
             _protocol(
-                "dermatomyositis", "1", "4", STANDARD_LADDER,
+                "dermatomyositis",
+                "1",
+                "4",
+                STANDARD_LADDER,
                 dose="2 g/kg per course over 2–5 consecutive days, every 4 weeks",
                 source="US PI, Dosage & Administration, Table 1: do not exceed 0.04 mL/kg/min in DM; "
                 "octagam.com DM dosing page (start 1 mg/kg/min for 30 min, increase every 30 min).",
             ),
             _protocol(
-                "chronic_itp", "1", "12", STANDARD_LADDER,
-                dose="1 g/kg/day for 2 consecutive days", source="US PI Table 1.",
+                "chronic_itp",
+                "1",
+                "12",
+                STANDARD_LADDER,
+                dose="1 g/kg/day for 2 consecutive days",
+                source="US PI Table 1.",
             ),
         ],
     },
@@ -79,7 +87,10 @@ PRODUCTS: list[dict[str, Any]] = [
         "notes": "Risk cap 3.3 mg/kg/min (0.033 mL/kg/min).",
         "protocols": [
             _protocol(
-                "chronic_itp", "1", "8", [("1", 30), ("4", 30)],
+                "chronic_itp",
+                "1",
+                "8",
+                [("1", 30), ("4", 30)],
                 source="panzygausa.com cITP dosing chart (1 → 4 → 8); the label allows 15–30 min steps.",
             ),
             _protocol("primary_immunodeficiency", "1", "14", STANDARD_LADDER, source="US PI."),
@@ -98,7 +109,9 @@ PRODUCTS: list[dict[str, Any]] = [
         "notes": "Risk cap: less than 2 mg/kg/min for patients at thromboembolic risk.",
         "protocols": [
             _protocol(
-                "primary_immunodeficiency", "0.5", "6",
+                "primary_immunodeficiency",
+                "0.5",
+                "6",
                 [("0.5", 10), ("1.3", 20), ("2.1", 20), ("2.9", 20), ("3.7", 20), ("4.5", 20), ("5.3", 20)],
                 source="bivigam.com dosing and administration: 0.5 mg/kg/min for 10 min, "
                 "then +0.8 every 20 min, max 6.",
@@ -117,12 +130,18 @@ PRODUCTS: list[dict[str, Any]] = [
         "notes": "Label rates are in mL/kg/h; stored in mg/kg/min (× 100/60).",
         "protocols": [
             _protocol(
-                "primary_immunodeficiency", "0.8333", "8.3333", GAMMAGARD_LADDER,
+                "primary_immunodeficiency",
+                "0.8333",
+                "8.3333",
+                GAMMAGARD_LADDER,
                 source="gammagard.com PIDD dosing: 0.5 mL/kg/h for 30 min, increase every 30 min, "
                 "max 5 mL/kg/h; step sizes as in its dosing calculator.",
             ),
             _protocol(
-                "mmn", "0.8333", "9", GAMMAGARD_LADDER,
+                "mmn",
+                "0.8333",
+                "9",
+                GAMMAGARD_LADDER,
                 source="gammagard.com MMN: max 5.4 mL/kg/h (9 mg/kg/min).",
             ),
         ],
@@ -237,5 +256,7 @@ def _protocol_install(Protocol, ProtocolStep, product, indication, spec: dict) -
     if not created:
         return 0
     for position, (rate, minutes) in enumerate(spec["steps"], start=1):
-        ProtocolStep.objects.create(protocol=protocol, position=position, rate_mg_kg_min=rate, minutes=minutes)
+        ProtocolStep.objects.create(
+            protocol=protocol, position=position, rate_mg_kg_min=rate, minutes=minutes
+        )
     return 1 + len(spec["steps"])

@@ -1,7 +1,7 @@
 """Dose, vial and rate arithmetic for IVIG infusions: plain numbers, no Django, no I/O.
 
-Sources: /work/shared/reference/ivig-products.md (label ladders, maxima, risk
-caps) and /work/shared/reference/clinical-practice.md (dosing weight, vial
+Sources: docs/ivig-products.md (label ladders, maxima, risk
+caps) and docs/clinical-practice.md (dosing weight, vial
 rounding, chair time). Values stay unrounded floats; round only for display.
 """
 
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 METHODS = ("actual", "ideal", "adjusted", "auto")
-SEXES = ("female", "male")
 MAX_WEIGHT_KG, MAX_DOSE_G_PER_KG, MAX_DAYS = 350.0, 3.0, 5
 EPSILON = 1e-9  # float-noise guard for ties, sums and slot multiples
 
@@ -24,7 +23,6 @@ class DosingError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
-        self.message = message
 
 
 def _fmt(value: float) -> str:
@@ -32,24 +30,20 @@ def _fmt(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def _half_up(value: float, step: str) -> float:
-    # Decimal(repr) so 0.25 shows as 0.3, not float-binary 0.2.
-    return float(Decimal(repr(value)).quantize(Decimal(step), rounding=ROUND_HALF_UP))
-
-
 def display_minutes(minutes: float) -> float:
     """Minutes rounded half-up to 0.01 for display."""
-    return _half_up(minutes, "0.01")
+    # round() goes half-to-even on the binary value (2.675 -> 2.67); Decimal(repr) rounds as shown.
+    return float(Decimal(repr(minutes)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def display_ml_per_hour(rate_ml_per_hour: float) -> float:
     """A pump rate rounded half-up to 0.1 mL/h for display."""
-    return _half_up(rate_ml_per_hour, "0.1")
+    return float(Decimal(repr(rate_ml_per_hour)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 def ideal_body_weight_kg(*, height_cm: float, sex: str) -> float:
     """Devine IBW: 50 kg (male) or 45.5 kg (female) + 2.3 kg per inch over 60 in."""
-    if sex not in SEXES:
+    if sex not in ("female", "male"):
         raise DosingError("sex", "Sex must be 'female' or 'male' for ideal body weight.")
     return (50.0 if sex == "male" else 45.5) + 2.3 * (height_cm / 2.54 - 60.0)
 
@@ -127,7 +121,7 @@ def _vial_units(vial_sizes_g: Sequence[float]) -> tuple[list[int], int]:
     if not vial_sizes_g or not all(size > 0 for size in vial_sizes_g):
         raise DosingError("vial_sizes_g", "Vial sizes must be a non-empty list above 0 g.")
     mg = [round(size * 1000) for size in vial_sizes_g]
-    if any(abs(size * 1000 - m) > 1e-6 for size, m in zip(vial_sizes_g, mg)):
+    if any(abs(size * 1000 - m) > 1e-6 for size, m in zip(vial_sizes_g, mg, strict=True)):
         raise DosingError("vial_sizes_g", "Vial sizes must be whole milligrams.")
     unit = math.gcd(*mg)  # 2.5 g and 5 g vials: 500 mg units, a short table
     return [m // unit for m in mg], unit
@@ -160,9 +154,7 @@ def _nearest(exact: float, reachable: list[int]) -> int:
     return high if high - exact < exact - low - EPSILON else low
 
 
-def round_to_vials(
-    *, grams: float, vial_sizes_g: Sequence[float], tolerance: float = 0.10
-) -> VialRounding:
+def round_to_vials(*, grams: float, vial_sizes_g: Sequence[float], tolerance: float = 0.10) -> VialRounding:
     """Nearest whole-vial amount in fewest vials, within 10% (Siegel 2010; clinical-practice.md).
 
     When refused, grams stay exact and `vials` is the smallest whole-vial amount
@@ -218,15 +210,15 @@ def mg_kg_min(
 
 
 def effective_max_rate(
-    *, protocol_max: float, risk_cap: float | None = None, at_risk: bool = False,
+    *,
+    protocol_max: float,
+    risk_cap: float | None = None,
+    at_risk: bool = False,
     tolerated_cap: float | None = None,
 ) -> float:
     """Lowest of protocol max, the label's thrombosis/renal cap if at risk, tolerated cap."""
-    limits = [protocol_max]
-    if at_risk and risk_cap is not None:
-        limits.append(risk_cap)
-    if tolerated_cap is not None:
-        limits.append(tolerated_cap)
+    caps = (risk_cap if at_risk else None, tolerated_cap)
+    limits = [protocol_max, *(cap for cap in caps if cap is not None)]
     if not all(limit > 0 for limit in limits):
         raise DosingError("max_rate", "Rate limits must be above 0 mg/kg/min.")
     return float(min(limits))
@@ -257,7 +249,11 @@ def planned_steps(*, ladder: Sequence[Step], max_rate: float) -> list[Step]:
 
 
 def infusion_schedule(
-    *, volume_ml: float, ladder: Sequence[Step], max_rate: float, dosing_weight_kg: float,
+    *,
+    volume_ml: float,
+    ladder: Sequence[Step],
+    max_rate: float,
+    dosing_weight_kg: float,
     concentration_mg_per_ml: float = 100.0,
 ) -> list[LadderStep]:
     """The steps actually used to run `volume_ml` in; the last may be partial."""
@@ -333,15 +329,14 @@ class DoseResult:
 
 
 def _validate(inp: DoseInput) -> None:
+    # The method, vials and ladder are checked where they are used.
     if not 0 < inp.actual_weight_kg <= MAX_WEIGHT_KG:
         raise DosingError("weight_kg", f"Weight must be above 0 and at most {MAX_WEIGHT_KG:g} kg.")
-    if not 1 <= inp.days <= MAX_DAYS:
+    if not isinstance(inp.days, int) or not 1 <= inp.days <= MAX_DAYS:
         raise DosingError("days", f"A course is given over 1 to {MAX_DAYS} days.")
     if not 0 < inp.dose_g_per_kg <= MAX_DOSE_G_PER_KG:
         limit = f"at most {MAX_DOSE_G_PER_KG:g} g/kg"
         raise DosingError("dose_g_per_kg", f"Dose must be above 0 and {limit}.")
-    if inp.method not in METHODS:
-        raise DosingError("dosing_weight_method", f"Unknown dosing-weight method {inp.method!r}.")
     if not inp.concentration_mg_per_ml > 0:
         raise DosingError("concentration_mg_per_ml", "Concentration must be above 0 mg/mL.")
 
@@ -366,23 +361,37 @@ def calculate(inp: DoseInput) -> DoseResult:
     conc = inp.concentration_mg_per_ml
     volume = vials.grams * 1000.0 / conc
     max_rate = effective_max_rate(
-        protocol_max=inp.protocol_max_rate, risk_cap=inp.risk_cap, at_risk=inp.at_risk,
+        protocol_max=inp.protocol_max_rate,
+        risk_cap=inp.risk_cap,
+        at_risk=inp.at_risk,
         tolerated_cap=inp.tolerated_cap,
     )
     steps = infusion_schedule(
-        volume_ml=volume, ladder=inp.ladder, max_rate=max_rate, dosing_weight_kg=weight,
+        volume_ml=volume,
+        ladder=inp.ladder,
+        max_rate=max_rate,
+        dosing_weight_kg=weight,
         concentration_mg_per_ml=conc,
     )
     minutes = infusion_minutes(steps)
     chair = chair_minutes(
-        infusion_minutes=minutes, before_minutes=inp.before_minutes,
-        after_minutes=inp.after_minutes, slot_minutes=inp.slot_minutes,
+        infusion_minutes=minutes,
+        before_minutes=inp.before_minutes,
+        after_minutes=inp.after_minutes,
+        slot_minutes=inp.slot_minutes,
     )
-    max_ml_h = ml_per_hour(
-        rate_mg_kg_min=max_rate, dosing_weight_kg=weight, concentration_mg_per_ml=conc
-    )
+    max_ml_h = ml_per_hour(rate_mg_kg_min=max_rate, dosing_weight_kg=weight, concentration_mg_per_ml=conc)
     warnings = tuple(w for w in (vials.warning, _day_dose_warning(inp)) if w)
     return DoseResult(
-        weight, exact, vials.grams, vials.vials, volume, max_rate, max_ml_h,
-        tuple(steps), minutes, chair, warnings,
+        dosing_weight_kg=weight,
+        grams_per_day_exact=exact,
+        grams_per_day=vials.grams,
+        vials=vials.vials,
+        volume_ml_per_day=volume,
+        max_rate_mg_kg_min=max_rate,
+        max_rate_ml_per_hour=max_ml_h,
+        steps=tuple(steps),
+        infusion_minutes=minutes,
+        chair_minutes=chair,
+        warnings=warnings,
     )

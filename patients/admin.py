@@ -24,11 +24,28 @@ class PatientAdmin(SimpleHistoryAdmin):
         (None, {"fields": ["mrn", "given_name", "family_name", "date_of_birth", "sex", "height_cm"]}),
         (
             "Safety",
-            {"fields": ["iga_status", "thrombosis_risk", "renal_risk", "diabetes", "tolerated_max_rate_mg_kg_min"]},
+            {
+                "fields": [
+                    "iga_status",
+                    "thrombosis_risk",
+                    "renal_risk",
+                    "diabetes",
+                    "tolerated_max_rate_mg_kg_min",
+                ]
+            },
         ),
         (
             "Contact and reminders",
-            {"fields": ["time_zone", "email", "phone", "reminder_channel", "quiet_hours_start", "quiet_hours_end"]},
+            {
+                "fields": [
+                    "time_zone",
+                    "email",
+                    "phone",
+                    "reminder_channel",
+                    "quiet_hours_start",
+                    "quiet_hours_end",
+                ]
+            },
         ),
         ("Portal", {"fields": ["user"]}),
     ]

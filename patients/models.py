@@ -70,9 +70,7 @@ class PatientQuerySet(models.QuerySet):
         )
 
     def with_latest_weight(self) -> PatientQuerySet:
-        latest = PatientWeight.objects.filter(patient=models.OuterRef("pk")).order_by(
-            "-measured_on", "-id"
-        )
+        latest = PatientWeight.objects.filter(patient=models.OuterRef("pk")).order_by("-measured_on", "-id")
         return self.annotate(
             latest_weight_kg=models.Subquery(latest.values("weight_kg")[:1]),
             latest_weight_on=models.Subquery(latest.values("measured_on")[:1]),
@@ -94,7 +92,9 @@ class Patient(models.Model):
     )
     time_zone = models.CharField(max_length=64, default=default_time_zone, validators=[validate_time_zone])
     email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=16, blank=True, validators=[E164], help_text="E.164, e.g. +12125550100.")
+    phone = models.CharField(
+        max_length=16, blank=True, validators=[E164], help_text="E.164, e.g. +12125550100."
+    )
     reminder_channel = models.CharField(
         max_length=5, choices=ReminderChannel.choices, default=ReminderChannel.EMAIL
     )
@@ -102,9 +102,7 @@ class Patient(models.Model):
         null=True, blank=True, help_text="No reminders from this local time; blank uses the center's."
     )
     quiet_hours_end = models.TimeField(null=True, blank=True, help_text="… until this local time.")
-    iga_status = models.CharField(
-        "IgA", max_length=10, choices=IgAStatus.choices, default=IgAStatus.NORMAL
-    )
+    iga_status = models.CharField("IgA", max_length=10, choices=IgAStatus.choices, default=IgAStatus.NORMAL)
     thrombosis_risk = models.BooleanField(default=False)
     renal_risk = models.BooleanField(default=False)
     diabetes = models.BooleanField(
@@ -204,9 +202,7 @@ class PatientWeight(models.Model):
         ordering = ["-measured_on", "-id"]
         get_latest_by = ["measured_on", "id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(weight_kg__gt=0, weight_kg__lte=350), name="weight_plausible"
-            ),
+            models.CheckConstraint(condition=Q(weight_kg__gt=0, weight_kg__lte=350), name="weight_plausible"),
         ]
 
     def __str__(self) -> str:

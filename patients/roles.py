@@ -86,3 +86,35 @@ class RoleAccessMixin:
 def context_processor(request: HttpRequest) -> dict[str, object]:
     user = request.user
     return {"user_roles": sorted(role.value for role in roles_of(user)), "home_role": home_role(user)}
+
+
+# Django-admin rights per role group. Pharmacists keep the product catalogue;
+# everything else is done through the API and dashboard.
+ADMIN_SITE_PERMISSIONS = {
+    Role.PHARMACIST: {
+        "infusions": {
+            "indication": ("view", "add", "change"),
+            "product": ("view", "add", "change"),
+            "protocol": ("view", "add", "change"),
+            "protocolstep": ("view", "add", "change", "delete"),
+        },
+    },
+}
+
+
+def grant_admin_site_permissions(**kwargs) -> None:
+    """post_migrate: give each role group its admin-site permissions (idempotent)."""
+    from django.contrib.auth.models import Group, Permission
+
+    for role, apps_models in ADMIN_SITE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role.value)
+        codenames = [
+            f"{action}_{model}"
+            for models_ in apps_models.values()
+            for model, actions in models_.items()
+            for action in actions
+        ]
+        permissions = Permission.objects.filter(
+            content_type__app_label__in=list(apps_models), codename__in=codenames
+        )
+        group.permissions.add(*permissions)

@@ -40,7 +40,11 @@ class ProtocolViewSet(RoleAccessMixin, viewsets.ReadOnlyModelViewSet):
 
     serializer_class = ProtocolSerializer
     read_roles = STAFF
-    filterset_fields = {"product__code": ["exact"], "indication__code": ["exact"], "ladder_confirmed": ["exact"]}
+    filterset_fields = {
+        "product__code": ["exact"],
+        "indication__code": ["exact"],
+        "ladder_confirmed": ["exact"],
+    }
 
     def get_queryset(self) -> QuerySet[Protocol]:
         return protocols_with_steps()

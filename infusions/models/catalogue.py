@@ -40,7 +40,7 @@ class Product(models.Model):
     concentration_mg_per_ml = models.PositiveIntegerField(
         default=100, help_text="100 mg/mL for a 10% liquid."
     )
-    vial_sizes_g = models.JSONField(help_text='Vial or bottle sizes in grams, e.g. [2, 5, 10, 20].')
+    vial_sizes_g = models.JSONField(help_text="Vial or bottle sizes in grams, e.g. [2, 5, 10, 20].")
     iga_ug_per_ml = models.DecimalField(
         "IgA (µg/mL)",
         max_digits=6,
@@ -115,9 +115,7 @@ class Protocol(models.Model):
 
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="protocols")
     indication = models.ForeignKey(Indication, on_delete=models.PROTECT, related_name="protocols")
-    start_rate_mg_kg_min = models.DecimalField(
-        "label start rate (mg/kg/min)", max_digits=7, decimal_places=4
-    )
+    start_rate_mg_kg_min = models.DecimalField("label start rate (mg/kg/min)", max_digits=7, decimal_places=4)
     max_rate_mg_kg_min = models.DecimalField("maximum rate (mg/kg/min)", max_digits=7, decimal_places=4)
     ladder_confirmed = models.BooleanField(
         default=True, help_text="The center has confirmed the steps below; needed before scheduling."

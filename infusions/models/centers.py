@@ -125,7 +125,9 @@ class Chair(models.Model):
 
     class Meta:
         ordering = ["center", "name"]
-        constraints = [models.UniqueConstraint(fields=["center", "name"], name="chair_name_unique_per_center")]
+        constraints = [
+            models.UniqueConstraint(fields=["center", "name"], name="chair_name_unique_per_center")
+        ]
 
     def __str__(self) -> str:
         return f"{self.center.short_name} {self.name}"

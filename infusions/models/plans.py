@@ -93,7 +93,8 @@ class InfusionPlan(models.Model):
                 condition=Q(dose_g_per_kg__gt=0, dose_g_per_kg__lte=3), name="plan_dose_0_to_3_g_per_kg"
             ),
             models.CheckConstraint(
-                condition=Q(days_per_course__gte=1, days_per_course__lte=5), name="plan_days_per_course_1_to_5"
+                condition=Q(days_per_course__gte=1, days_per_course__lte=5),
+                name="plan_days_per_course_1_to_5",
             ),
             models.CheckConstraint(
                 condition=Q(course_count__gte=1, course_count__lte=52), name="plan_course_count_1_to_52"
@@ -129,9 +130,11 @@ class InfusionPlan(models.Model):
     @property
     def interval_length_days(self) -> int | None:
         """Days between course starts; None for monthly (calendar months)."""
-        return {Interval.BIWEEKLY: 14, Interval.EVERY_4_WEEKS: 28, Interval.EVERY_N_DAYS: self.interval_days}.get(
-            self.interval
-        )
+        return {
+            Interval.BIWEEKLY: 14,
+            Interval.EVERY_4_WEEKS: 28,
+            Interval.EVERY_N_DAYS: self.interval_days,
+        }.get(self.interval)
 
     def clean(self) -> None:
         if self.interval == Interval.EVERY_N_DAYS and self.interval_days is None:
@@ -139,4 +142,6 @@ class InfusionPlan(models.Model):
         if self.interval != Interval.EVERY_N_DAYS and self.interval_days is not None:
             raise ValidationError({"interval_days": "Only an every-N-days plan takes interval_days."})
         if self.dose_g_per_kg is not None and not Decimal("0") < self.dose_g_per_kg <= Decimal("3"):
-            raise ValidationError({"dose_g_per_kg": "The dose per course must be above 0 and at most 3 g/kg."})
+            raise ValidationError(
+                {"dose_g_per_kg": "The dose per course must be above 0 and at most 3 g/kg."}
+            )

@@ -14,7 +14,12 @@ class PatientSerializer(serializers.ModelSerializer):
     )
     latest_weight_on = serializers.DateField(read_only=True, allow_null=True)
     height_cm = serializers.DecimalField(
-        max_digits=4, decimal_places=1, min_value=100, max_value=250, allow_null=True, required=False,
+        max_digits=4,
+        decimal_places=1,
+        min_value=100,
+        max_value=250,
+        allow_null=True,
+        required=False,
         coerce_to_string=False,
     )
     tolerated_max_rate_mg_kg_min = serializers.DecimalField(

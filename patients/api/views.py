@@ -29,7 +29,9 @@ class PatientViewSet(RoleAccessMixin, viewsets.ModelViewSet):
         return patients.search(self.request.query_params.get("search", ""))
 
     @extend_schema(methods=["GET"], responses=PatientWeightSerializer(many=True))
-    @extend_schema(methods=["POST"], request=PatientWeightSerializer, responses={201: PatientWeightSerializer})
+    @extend_schema(
+        methods=["POST"], request=PatientWeightSerializer, responses={201: PatientWeightSerializer}
+    )
     @action(detail=True, methods=["get", "post"], serializer_class=PatientWeightSerializer)
     def weights(self, request: Request, pk: str | None = None) -> Response:
         """A patient's weight history, newest first; nurses, schedulers and admins add weights."""
