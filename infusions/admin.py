@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
 
+from infusions.calculations import Contraindicated, plan_dose
+from infusions.dosing import DosingError
 from infusions.models import (
     Center,
     Chair,
@@ -117,6 +121,24 @@ class InfusionPlanAdmin(SimpleHistoryAdmin):
     list_select_related = ["patient", "protocol__product", "protocol__indication"]
     raw_id_fields = ["patient", "created_by"]
     date_hierarchy = "start_date"
+    readonly_fields = ["computed_dose"]
+
+    @admin.display(description="Day dose (patient as now)")
+    def computed_dose(self, plan: InfusionPlan) -> str:
+        if plan.pk is None:
+            return "Shown once the plan is saved."
+        try:
+            dose = plan_dose(plan)
+        except (DosingError, Contraindicated) as exc:
+            return f"Cannot compute: {exc}"
+        vials = ", ".join(f"{v.count} × {v.grams:g} g" for v in dose.vials)
+        lines = [
+            f"{dose.grams_per_day:g} g a day ({vials}), {dose.volume_ml_per_day:g} mL",
+            f"dosing weight {dose.dosing_weight_kg:.1f} kg; maximum {dose.max_rate_ml_per_hour:.1f} mL/h",
+            f"infusion {dose.infusion_minutes:.2f} min; chair {dose.chair_minutes} min",
+            *dose.warnings,
+        ]
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
 
 
 @admin.register(InfusionSession)

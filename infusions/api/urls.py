@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from infusions.api import views
+from infusions.api.dose import DoseCalculationView
+from infusions.api.plans import PlanViewSet
 
 router = SimpleRouter()
 router.register("products", views.ProductViewSet, basename="product")
 router.register("protocols", views.ProtocolViewSet, basename="protocol")
 router.register("centers", views.CenterViewSet, basename="center")
 router.register("chairs", views.ChairViewSet, basename="chair")
+router.register("plans", PlanViewSet, basename="plan")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("dose-calculations/", DoseCalculationView.as_view(), name="dose-calculations"),
+    *router.urls,
+]

@@ -1,0 +1,147 @@
+"""`/api/v1/plans/`: infusion plans, each with its computed day dose."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers, viewsets
+
+from infusions import dosing
+from infusions.api.dose import DoseCalculationResponse, dose_json
+from infusions.calculations import (
+    Contraindicated,
+    PatientFacts,
+    plan_dose,
+    safety_warnings,
+    with_dose_inputs,
+)
+from infusions.models import Indication, InfusionPlan, Interval, Product, Protocol
+from patients.models import Patient
+from patients.roles import EVERY_ROLE, Role, RoleAccessMixin
+
+
+class PremedicationOrderSerializer(serializers.Serializer):
+    drug = serializers.CharField(max_length=80)
+    dose = serializers.CharField(max_length=40)
+    route = serializers.ChoiceField(choices=["oral", "iv", "im", "sc"])
+    minutes_before = serializers.IntegerField(min_value=0, max_value=180)
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    product = serializers.SlugRelatedField(
+        slug_field="code", queryset=Product.objects.all(), source="protocol.product"
+    )
+    indication = serializers.SlugRelatedField(
+        slug_field="code", queryset=Indication.objects.all(), source="protocol.indication"
+    )
+    dose_g_per_kg = serializers.DecimalField(
+        max_digits=4,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("3"),
+        coerce_to_string=False,
+    )
+    days_per_course = serializers.IntegerField(min_value=1, max_value=5, default=1)
+    course_count = serializers.IntegerField(min_value=1, max_value=52)
+    interval_days = serializers.IntegerField(min_value=7, max_value=84, required=False, allow_null=True)
+    window_days = serializers.IntegerField(min_value=0, max_value=14, default=3)
+    time_flexibility_minutes = serializers.IntegerField(min_value=0, max_value=720, default=60)
+    premedication = PremedicationOrderSerializer(many=True, required=False)
+    dose = serializers.SerializerMethodField()
+
+    class Meta:
+        model = InfusionPlan
+        fields = [
+            "id",
+            "patient",
+            "product",
+            "indication",
+            "dose_g_per_kg",
+            "days_per_course",
+            "interval",
+            "interval_days",
+            "start_date",
+            "course_count",
+            "preferred_start_time",
+            "time_flexibility_minutes",
+            "center",
+            "window_days",
+            "dosing_weight_method",
+            "premedication",
+            "status",
+            "dose",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    @extend_schema_field(DoseCalculationResponse(allow_null=True))
+    def get_dose(self, plan: InfusionPlan) -> dict | None:
+        """The day's dose for the patient as they are now; null when it cannot be computed."""
+        try:
+            return dose_json(plan_dose(plan))
+        except (dosing.DosingError, Contraindicated):
+            return None
+
+    def validate(self, attrs: dict) -> dict:
+        protocol_data = attrs.pop("protocol", None)
+        if protocol_data is not None or self.instance is None:
+            attrs["protocol"] = self._protocol(protocol_data or {})
+        patient = attrs.get("patient") or self.instance.patient
+        protocol = attrs.get("protocol") or self.instance.protocol
+        try:
+            safety_warnings(product=protocol.product, facts=_flags_of(patient))
+        except Contraindicated as exc:
+            raise serializers.ValidationError({"product": str(exc)}) from exc
+        interval = attrs.get("interval", getattr(self.instance, "interval", Interval.EVERY_4_WEEKS))
+        interval_days = attrs.get("interval_days", getattr(self.instance, "interval_days", None))
+        if interval == Interval.EVERY_N_DAYS and interval_days is None:
+            raise serializers.ValidationError(
+                {"interval_days": "Every N days needs interval_days (7 to 84)."}
+            )
+        if interval != Interval.EVERY_N_DAYS and interval_days is not None:
+            raise serializers.ValidationError(
+                {"interval_days": "Only an every-N-days plan takes interval_days."}
+            )
+        return attrs
+
+    def _protocol(self, data: dict) -> Protocol:
+        product = data.get("product") or (self.instance and self.instance.protocol.product)
+        indication = data.get("indication") or (self.instance and self.instance.protocol.indication)
+        if product is None or indication is None:
+            raise serializers.ValidationError({"product": "Give both product and indication."})
+        if not product.is_active:
+            raise serializers.ValidationError(
+                {"product": f"{product.name} is inactive: the center has not confirmed its rate ladder."}
+            )
+        protocol = Protocol.objects.filter(
+            product=product, indication=indication, ladder_confirmed=True
+        ).first()
+        if protocol is None:
+            raise serializers.ValidationError(
+                {"indication": f"{product.name} has no confirmed protocol for {indication.name}."}
+            )
+        return protocol
+
+
+def _flags_of(patient: Patient) -> PatientFacts:
+    """Only the flags the safety rules read (no weight needed to refuse a contraindication)."""
+    return PatientFacts(weight_kg=1.0, iga_status=patient.iga_status, diabetes=patient.diabetes)
+
+
+class PlanViewSet(RoleAccessMixin, viewsets.ModelViewSet):
+    """Infusion plans. Schedulers and admins write; staff read; a patient reads their own."""
+
+    serializer_class = PlanSerializer
+    read_roles = EVERY_ROLE
+    write_roles = (Role.SCHEDULER, Role.ADMIN)
+    filterset_fields = ["patient", "center", "status", "interval"]
+
+    def get_queryset(self) -> QuerySet[InfusionPlan]:
+        return with_dose_inputs(InfusionPlan.objects.visible_to(self.request.user))
+
+    def perform_create(self, serializer: PlanSerializer) -> None:
+        serializer.save(created_by=self.request.user)
