@@ -2,7 +2,8 @@
 development defaults so that `make run` works on a fresh machine.
 
 Production sets at least DEBUG=false, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL
-(PostgreSQL), CELERY_BROKER_URL (Redis), EMAIL_URL and SITE_URL. A value that
+(PostgreSQL), CELERY_BROKER_URL (Redis), CACHE_URL (Redis: throttle counts
+must be shared by every process), EMAIL_URL and SITE_URL. A value that
 cannot be parsed stops the process at start-up rather than being guessed at.
 """
 
@@ -186,6 +187,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "config.api_docs.ChairsideAutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth-token": env.str("AUTH_TOKEN_RATE", default="10/min")},
+    # Throttling keys on the client address: with NUM_PROXIES unset DRF would
+    # trust any X-Forwarded-For a client invents. 0 = REMOTE_ADDR only; behind
+    # N reverse proxies set it to N.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -134,6 +135,8 @@ class Patient(models.Model):
         ordering = ["family_name", "given_name", "id"]
         constraints = [
             models.CheckConstraint(condition=~Q(mrn=""), name="patient_mrn_not_blank"),
+            # Search matches MRNs whatever their case, so uniqueness must too.
+            models.UniqueConstraint(Lower("mrn"), name="patient_mrn_unique_any_case"),
             models.CheckConstraint(
                 condition=Q(height_cm__isnull=True) | Q(height_cm__gte=100, height_cm__lte=250),
                 name="patient_height_plausible",

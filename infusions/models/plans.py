@@ -100,7 +100,11 @@ class InfusionPlan(models.Model):
                 condition=Q(course_count__gte=1, course_count__lte=52), name="plan_course_count_1_to_52"
             ),
             models.CheckConstraint(
-                condition=(Q(interval="every_n_days") & Q(interval_days__gte=7, interval_days__lte=84))
+                # interval_days IS NOT NULL too: a NULL would make the check "unknown", which passes.
+                condition=(
+                    Q(interval="every_n_days")
+                    & Q(interval_days__isnull=False, interval_days__gte=7, interval_days__lte=84)
+                )
                 | (~Q(interval="every_n_days") & Q(interval_days__isnull=True)),
                 name="plan_interval_days_only_for_every_n_days",
             ),

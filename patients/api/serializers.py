@@ -5,7 +5,7 @@ import datetime as dt
 from django.utils import timezone
 from rest_framework import serializers
 
-from patients.models import Patient, PatientWeight
+from patients.models import Patient, PatientWeight, ReminderChannel
 
 
 class PatientSerializer(serializers.ModelSerializer):
@@ -54,6 +54,15 @@ class PatientSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["created_at", "updated_at"]
 
+    def validate_mrn(self, value: str) -> str:
+        value = value.strip()
+        others = Patient.objects.filter(mrn__iexact=value)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise serializers.ValidationError("Another patient already has this MRN.")
+        return value
+
     def validate_date_of_birth(self, value: dt.date) -> dt.date:
         if value > timezone.localdate():
             raise serializers.ValidationError("The date of birth is in the future.")
@@ -68,7 +77,9 @@ class PatientSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"quiet_hours_end": "Give both ends of the quiet hours, or neither."}
             )
-        channel = attrs.get("reminder_channel", getattr(self.instance, "reminder_channel", None))
+        channel = attrs.get(
+            "reminder_channel", getattr(self.instance, "reminder_channel", ReminderChannel.EMAIL)
+        )
         email = attrs.get("email", getattr(self.instance, "email", ""))
         phone = attrs.get("phone", getattr(self.instance, "phone", ""))
         if channel in ("email", "both") and not email:
