@@ -5,11 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from infusions import dosing
 from infusions.api.dose import DoseCalculationResponse, dose_json
+from infusions.api.sessions import SessionSerializer
 from infusions.calculations import (
     Contraindicated,
     PatientFacts,
@@ -18,6 +23,8 @@ from infusions.calculations import (
     with_dose_inputs,
 )
 from infusions.models import Indication, InfusionPlan, Interval, Product, Protocol
+from infusions.scheduling.booking import BookingError, SeriesConflict, SlotConflict, plan_book
+from infusions.scheduling.placement import Conflict
 from patients.models import Patient
 from patients.roles import EVERY_ROLE, Role, RoleAccessMixin
 
@@ -132,6 +139,41 @@ def _flags_of(patient: Patient) -> PatientFacts:
     return PatientFacts(weight_kg=1.0, iga_status=patient.iga_status, diabetes=patient.diabetes)
 
 
+def _conflict_json(conflict: Conflict) -> dict:
+    return {
+        "course": conflict.course,
+        "day": conflict.day,
+        "date": conflict.date.isoformat(),
+        "reasons": conflict.reasons,
+        "alternatives": [
+            {"start": a["start"].isoformat(), "chair": a["chair"]} for a in conflict.alternatives
+        ],
+    }
+
+
+SeriesConflictSerializer = inline_serializer(
+    "SeriesConflict",
+    fields={
+        "detail": serializers.CharField(),
+        "conflicts": inline_serializer(
+            "CourseConflict",
+            fields={
+                "course": serializers.IntegerField(),
+                "day": serializers.IntegerField(),
+                "date": serializers.DateField(),
+                "reasons": serializers.ListField(child=serializers.CharField()),
+                "alternatives": inline_serializer(
+                    "Alternative",
+                    fields={"start": serializers.DateTimeField(), "chair": serializers.IntegerField()},
+                    many=True,
+                ),
+            },
+            many=True,
+        ),
+    },
+)
+
+
 class PlanViewSet(RoleAccessMixin, viewsets.ModelViewSet):
     """Infusion plans. Schedulers and admins write; staff read; a patient reads their own."""
 
@@ -145,3 +187,29 @@ class PlanViewSet(RoleAccessMixin, viewsets.ModelViewSet):
 
     def perform_create(self, serializer: PlanSerializer) -> None:
         serializer.save(created_by=self.request.user)
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: SessionSerializer(many=True),
+            409: OpenApiResponse(
+                SeriesConflictSerializer, description="Courses that cannot be placed; nothing booked."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def book(self, request: Request, pk: str | None = None) -> Response:
+        """Book every remaining course of the plan into chairs, all or nothing."""
+        plan = self.get_object()
+        try:
+            sessions = plan_book(plan=plan, by=request.user)
+        except BookingError as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from exc
+        except SlotConflict as exc:
+            return Response({"detail": str(exc), "conflicts": []}, status=status.HTTP_409_CONFLICT)
+        except SeriesConflict as exc:
+            return Response(
+                {"detail": str(exc), "conflicts": [_conflict_json(c) for c in exc.conflicts]},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response(SessionSerializer(sessions, many=True).data, status=status.HTTP_201_CREATED)

@@ -3,10 +3,18 @@ from __future__ import annotations
 from infusions.models.catalogue import Indication, Product, Protocol, ProtocolStep
 from infusions.models.centers import Center, Chair, ClosedDate, OpeningHours, StaffingDay, Weekday
 from infusions.models.plans import DosingWeightMethod, InfusionPlan, Interval, PlanStatus
-from infusions.models.sessions import RELEASED_STATUSES, InfusionSession, SessionStatus
+from infusions.models.sessions import (
+    ACTION_WORDS,
+    RELEASED_STATUSES,
+    TRANSITIONS,
+    InfusionSession,
+    SessionStatus,
+)
 
 __all__ = [
+    "ACTION_WORDS",
     "RELEASED_STATUSES",
+    "TRANSITIONS",
     "Center",
     "Chair",
     "ClosedDate",

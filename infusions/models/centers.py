@@ -137,12 +137,15 @@ class StaffingDay(models.Model):
     """Nurses on duty at a center on one local date.
 
     Booking locks this row (`select_for_update`) to check nurse capacity, so
-    it also serialises bookings for a center's day.
+    it also serialises bookings for a center's day; booking creates it, with
+    no figure of its own, when the day has none.
     """
 
     center = models.ForeignKey(Center, on_delete=models.CASCADE, related_name="staffing_days")
     date = models.DateField()
-    nurses_on_duty = models.PositiveSmallIntegerField()
+    nurses_on_duty = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Blank: the center's default."
+    )
 
     history = HistoricalRecords()
 
@@ -151,4 +154,9 @@ class StaffingDay(models.Model):
         constraints = [models.UniqueConstraint(fields=["center", "date"], name="staffing_day_unique")]
 
     def __str__(self) -> str:
-        return f"{self.date}: {self.nurses_on_duty} nurses"
+        nurses = "default" if self.nurses_on_duty is None else self.nurses_on_duty
+        return f"{self.date}: {nurses} nurses"
+
+    @property
+    def nurses(self) -> int:
+        return self.center.default_nurses_on_duty if self.nurses_on_duty is None else self.nurses_on_duty

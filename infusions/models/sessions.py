@@ -26,6 +26,28 @@ class SessionStatus(models.TextChoices):
 # Cancelled and no-show sessions free their chair; every other status holds it.
 RELEASED_STATUSES = (SessionStatus.CANCELLED, SessionStatus.NO_SHOW)
 
+# The status machine: action -> (statuses it may start from, status it leads to).
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "confirm": (frozenset({SessionStatus.SCHEDULED}), SessionStatus.CONFIRMED),
+    "check_in": (frozenset({SessionStatus.SCHEDULED, SessionStatus.CONFIRMED}), SessionStatus.CHECKED_IN),
+    "start": (frozenset({SessionStatus.CHECKED_IN}), SessionStatus.IN_PROGRESS),
+    "complete": (frozenset({SessionStatus.IN_PROGRESS}), SessionStatus.COMPLETED),
+    "cancel": (
+        frozenset({SessionStatus.SCHEDULED, SessionStatus.CONFIRMED, SessionStatus.CHECKED_IN}),
+        SessionStatus.CANCELLED,
+    ),
+    "no_show": (frozenset({SessionStatus.SCHEDULED, SessionStatus.CONFIRMED}), SessionStatus.NO_SHOW),
+}
+ACTION_WORDS = {
+    "confirm": "confirmed",
+    "check_in": "checked in",
+    "start": "started",
+    "complete": "completed",
+    "cancel": "cancelled",
+    "no_show": "marked a no-show",
+}
+RESCHEDULABLE = frozenset({SessionStatus.SCHEDULED, SessionStatus.CONFIRMED})
+
 
 class InfusionSessionQuerySet(models.QuerySet):
     def visible_to(self, user) -> InfusionSessionQuerySet:
@@ -105,6 +127,17 @@ class InfusionSession(models.Model):
 
     def __str__(self) -> str:
         return f"Session {self.pk} {self.start:%Y-%m-%d %H:%M} UTC, {self.chair}"
+
+    def next_status(self, action: str) -> str | None:
+        """The status `action` leads to from this one, or None if the machine forbids it."""
+        sources, target = TRANSITIONS[action]
+        return target if self.status in sources else None
+
+    def allowed_actions(self) -> list[str]:
+        return [action for action, (sources, _) in TRANSITIONS.items() if self.status in sources]
+
+    def can_reschedule(self) -> bool:
+        return self.status in RESCHEDULABLE
 
     @property
     def is_live(self) -> bool:

@@ -82,7 +82,10 @@ def test_every_n_days_needs_interval_days_in_range(as_scheduler, patient_a, cent
         ({"course_count": 0}, "course_count"),
         ({"interval": "fortnightly"}, "interval"),
         ({"start_date": "2027-02-30"}, "start_date"),
-        ({"premedication": [{"drug": "acetaminophen", "dose": "650 mg", "route": "rectal"}]}, "premedication"),
+        (
+            {"premedication": [{"drug": "acetaminophen", "dose": "650 mg", "route": "rectal"}]},
+            "premedication",
+        ),
     ],
 )
 def test_bad_plans_are_refused_and_nothing_is_saved(as_scheduler, patient_a, center, change, field):

@@ -1,0 +1,1 @@
+"""Scheduling: series dates, the center's ledger of bookings, placement and booking services."""
