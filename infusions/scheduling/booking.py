@@ -29,7 +29,7 @@ from infusions.models import (
 )
 from infusions.scheduling.dates import course_start_dates, offset_matches_zone
 from infusions.scheduling.ledger import Ledger
-from infusions.scheduling.placement import Conflict, History, Placer, SeriesSpec
+from infusions.scheduling.placement import ALTERNATIVE_DAYS, Conflict, History, Placer, SeriesSpec
 from patients.models import Patient
 
 # Room after a course's interval date for the window, its following days and weekends.
@@ -197,11 +197,17 @@ def plan_book(*, plan: InfusionPlan, by=None) -> list[InfusionSession]:
     center = plan.center
     first, last = courses[0][1], courses[-1][1] + dt.timedelta(days=plan.window_days + COURSE_SPAN_SLACK)
     _lock(patients=[plan.patient_id], center=center, first=first - dt.timedelta(days=1), last=last)
-    ledger = Ledger(center, first - dt.timedelta(days=1), last, patient_ids={plan.patient_id})
+    # Days past the lock are only read, for the alternatives offered when a course fails.
+    ledger = Ledger(
+        center,
+        first - dt.timedelta(days=1),
+        last + dt.timedelta(days=ALTERNATIVE_DAYS),
+        patient_ids={plan.patient_id},
+    )
     chair_time = ChairTime.of(dose, center)
     start_of_series = dt.datetime.combine(first, dt.time.min, tzinfo=center.zone)
     history = _history(plan.patient, plan, start_of_series)
-    placer = Placer(ledger, _series_spec(plan, dose), chair_time.minutes, LONG_GAP)
+    placer = Placer(ledger, _series_spec(plan, dose, last_day=last), chair_time.minutes, LONG_GAP)
     placements, conflicts = [], []
     for course, anchor in courses:
         result = placer.place_course(course, anchor, history)
@@ -236,7 +242,7 @@ def plan_book(*, plan: InfusionPlan, by=None) -> list[InfusionSession]:
     return sessions
 
 
-def _series_spec(plan: InfusionPlan, dose: dosing.DoseResult) -> SeriesSpec:
+def _series_spec(plan: InfusionPlan, dose: dosing.DoseResult, *, last_day: dt.date) -> SeriesSpec:
     previous = plan.patient.sessions.live().order_by("-start").values_list("chair_id", flat=True).first()
     return SeriesSpec(
         patient_id=plan.patient_id,
@@ -246,6 +252,7 @@ def _series_spec(plan: InfusionPlan, dose: dosing.DoseResult) -> SeriesSpec:
         days_per_course=plan.days_per_course,
         infusion_minutes=dose.infusion_minutes,
         previous_chair_id=previous,
+        last_day=last_day,
     )
 
 

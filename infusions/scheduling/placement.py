@@ -16,7 +16,7 @@ from infusions.scheduling.dates import NonexistentLocalTime, local_instant
 from infusions.scheduling.ledger import CENTER_CLOSED, NONEXISTENT_TIME, Booking, Day, Ledger
 
 MAX_ALTERNATIVES = 3
-ALTERNATIVE_DAYS = 7  # how far past a failed date alternatives are looked for
+ALTERNATIVE_DAYS = 14  # how far past a failed date alternatives are looked for
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ class SeriesSpec:
     days_per_course: int
     infusion_minutes: float
     previous_chair_id: int | None = None
+    last_day: dt.date | None = None  # nothing is placed after it (the booking locked no later day)
 
 
 class Placer:
@@ -163,6 +164,8 @@ class Placer:
         day: Day | None = first
         trial = History(history.last_end, history.switched)
         for number in range(1, self.spec.days_per_course + 1):
+            if day is not None and self.spec.last_day is not None and day.date > self.spec.last_day:
+                day = None
             found = self.best(day, trial, spread=self.spec.flexibility) if day is not None else None
             if found is None:
                 for p in placed:

@@ -208,7 +208,7 @@ def test_a_non_json_body_is_a_400(as_scheduler):
 
 
 @pytest.mark.parametrize("persona", ["scheduler", "nurse", "pharmacist", "admin_user"])
-def test_staff_may_calculate(request, client_for, persona):
+def test_staff_may_calculate(db, request, client_for, persona):
     client = client_for(request.getfixturevalue(persona))
     assert post(client, **OCTAGAM_DM, weight_kg=70).status_code == 200
 
