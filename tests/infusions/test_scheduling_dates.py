@@ -58,7 +58,9 @@ def test_monthly_dates_keep_the_anchor_day_or_the_months_last(start, count):
 
 @given(start=dates, count=st.integers(1, 30), days=st.integers(7, 84))
 def test_every_n_days_never_drifts(start, count, days):
-    got = course_start_dates(interval="every_n_days", start_date=start, course_count=count, interval_days=days)
+    got = course_start_dates(
+        interval="every_n_days", start_date=start, course_count=count, interval_days=days
+    )
     assert all(day == start + dt.timedelta(days=days * k) for k, day in enumerate(got))
 
 
