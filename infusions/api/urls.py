@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from infusions.api import views
@@ -20,4 +20,5 @@ urlpatterns = [
     path("dose-calculations/", DoseCalculationView.as_view(), name="dose-calculations"),
     path("availability/", AvailabilityView.as_view(), name="availability"),
     *router.urls,
+    path("", include("infusions.api.records")),
 ]

@@ -46,6 +46,9 @@ ACTION_WORDS = {
     "cancel": "cancelled",
     "no_show": "marked a no-show",
 }
+# The moment each action happened is kept on the session: chairside entries are
+# checked against it (nothing before check-in, nothing after completion).
+ACTION_TIMESTAMPS = {"check_in": "checked_in_at", "start": "started_at", "complete": "completed_at"}
 RESCHEDULABLE = frozenset({SessionStatus.SCHEDULED, SessionStatus.CONFIRMED})
 
 
@@ -93,6 +96,9 @@ class InfusionSession(models.Model):
     ladder = models.JSONField(
         default=list, blank=True, help_text="Snapshot of the planned rate ladder at booking."
     )
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When the infusion started.")
+    completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

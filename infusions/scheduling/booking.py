@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from infusions import dosing
 from infusions.calculations import LONG_GAP, buffers_of, plan_dose
 from infusions.models import (
+    ACTION_TIMESTAMPS,
     ACTION_WORDS,
     Center,
     Chair,
@@ -388,5 +390,10 @@ def session_transition(*, session: InfusionSession, action: str, by=None) -> Inf
             f"(allowed now: {allowed})."
         )
     session.status = target
-    session.save(update_fields=["status", "updated_at"])
+    fields = ["status", "updated_at"]
+    stamp = ACTION_TIMESTAMPS.get(action)
+    if stamp is not None:
+        setattr(session, stamp, timezone.now())
+        fields.append(stamp)
+    session.save(update_fields=fields)
     return session

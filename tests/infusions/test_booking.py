@@ -425,6 +425,18 @@ def test_the_status_machine_refuses_the_rest(path, refused):
     assert session.status == before
 
 
+def test_check_in_start_and_complete_record_when_they_happened():
+    session = session_book(
+        patient=weighed_patient(), center=make_center(), start=at("2027-01-04", "09:00"), chair_minutes=60
+    )
+    assert (session.checked_in_at, session.started_at, session.completed_at) == (None, None, None)
+    stamps = []
+    for action, field in (("check_in", "checked_in_at"), ("start", "started_at"), ("complete", "completed_at")):
+        session = session_transition(session=session, action=action)
+        stamps.append(getattr(session, field))
+    assert all(stamps) and stamps == sorted(stamps)
+
+
 def test_cancelled_and_no_show_sessions_free_their_chair():
     center = make_center(chairs=1)
     for action in ("cancel", "no_show"):

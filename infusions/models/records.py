@@ -1,0 +1,3 @@
+"""Chairside records: rate changes, vitals, reactions, premedication and product lots."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""The reminder outbox: one row per (session, version, kind, channel)."""
+
+from __future__ import annotations
