@@ -173,6 +173,21 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Chairside <no-reply@chairside.invalid>")
 
+# SMS -----------------------------------------------------------------------
+
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+_twilio_ready = all((TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER))
+SMS_BACKEND = env.str("SMS_BACKEND", default="twilio" if _twilio_ready else "console")
+if SMS_BACKEND not in ("console", "file", "locmem", "twilio"):
+    raise ImproperlyConfigured(f"SMS_BACKEND must be console, file, locmem or twilio, got {SMS_BACKEND!r}.")
+if SMS_BACKEND == "twilio" and not _twilio_ready:
+    raise ImproperlyConfigured(
+        "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER."
+    )
+SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=VAR_DIR / "sms.jsonl")
+
 # REST framework ------------------------------------------------------------
 
 REST_FRAMEWORK = {
@@ -233,7 +248,14 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# Reminders are rows; beat only sweeps them, on a fixed interval (never a
+# local-time crontab, which misfires around daylight-saving changes).
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-due-reminders": {"task": "infusions.dispatch_due_reminders", "schedule": 60.0},
+}
+# A publish while the broker is down fails fast; the sweep gives the row back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
 
 # Logging -------------------------------------------------------------------
 

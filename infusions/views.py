@@ -7,9 +7,11 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from infusions.models import Center, InfusionSession
+from infusions.reminders.links import BadLink, link_open
+from infusions.reminders.responses import LinkRefused, link_state, reminder_link_respond
 from patients.roles import Role, home_role
 
 
@@ -44,3 +46,49 @@ def home(request: HttpRequest) -> HttpResponse:
         )
         centers.append({"center": center, "today": today, "sessions": day_sessions})
     return render(request, "home.html", {"centers": centers, "role": role})
+
+
+LINK_NOTES = {"cancel": "reason", "reschedule": "times"}
+
+
+@require_http_methods(["GET", "POST"])
+def reminder_link(request: HttpRequest, token: str) -> HttpResponse:
+    """A patient's confirm / cancel / another-time link: GET shows the choice, POST acts.
+
+    Acting only on POST keeps mail scanners that prefetch links from confirming
+    or cancelling anything.
+    """
+    try:
+        link = link_open(token)
+    except BadLink:
+        return render(request, "reminders/link.html", {"state": "invalid"}, status=400)
+    session = link.session
+    context = {"link": link, "when": session_when(session), "state": link_state(link)}
+    if context["state"] != "ok" or request.method == "GET":
+        return render(
+            request, "reminders/link.html", context, status=200 if context["state"] == "ok" else 410
+        )
+    note = request.POST.get("note", "").strip()[:1000]
+    if link.action in LINK_NOTES and not note:
+        context["error"] = (
+            "Please tell us the reason."
+            if link.action == "cancel"
+            else "Please tell us which times suit you."
+        )
+        return render(request, "reminders/link.html", context, status=400)
+    try:
+        reminder_link_respond(link=link, note=note)
+    except LinkRefused as refused:
+        context["state"] = refused.state
+        return render(request, "reminders/link.html", context, status=410)
+    context["state"] = "done"
+    return render(request, "reminders/link.html", context)
+
+
+def session_when(session: InfusionSession) -> dict[str, str]:
+    local = session.start.astimezone(session.center.zone)
+    return {
+        "center": session.center.short_name,
+        "date": f"{local:%A} {local.day} {local:%B %Y}",
+        "time": f"{local:%H:%M} {local.tzname()}",
+    }

@@ -52,6 +52,22 @@ def _services(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _outside_world(settings):
+    """SMS goes to the in-memory outbox (email already goes to Django's)."""
+    from infusions.reminders import sms
+
+    settings.SMS_BACKEND = "locmem"
+    sms.outbox.clear()
+    yield sms.outbox
+    sms.outbox.clear()
+
+
+@pytest.fixture
+def sms_outbox(_outside_world) -> list[dict[str, str]]:
+    return _outside_world
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
     """Throttle counters live in the cache; each test starts with none."""
     from django.core.cache import cache

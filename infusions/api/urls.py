@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 from infusions.api import views
 from infusions.api.dose import DoseCalculationView
 from infusions.api.plans import PlanViewSet
+from infusions.api.reminders import ReminderViewSet
 from infusions.api.sessions import AvailabilityView, SessionViewSet
 
 router = SimpleRouter()
@@ -15,6 +16,7 @@ router.register("centers", views.CenterViewSet, basename="center")
 router.register("chairs", views.ChairViewSet, basename="chair")
 router.register("plans", PlanViewSet, basename="plan")
 router.register("sessions", SessionViewSet, basename="session")
+router.register("reminders", ReminderViewSet, basename="reminder")
 
 urlpatterns = [
     path("dose-calculations/", DoseCalculationView.as_view(), name="dose-calculations"),

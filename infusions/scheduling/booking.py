@@ -26,9 +26,11 @@ from infusions.models import (
     InfusionPlan,
     InfusionSession,
     PlanStatus,
+    ReminderKind,
     SessionStatus,
     StaffingDay,
 )
+from infusions.reminders.planning import reminders_plan
 from infusions.scheduling.dates import course_start_dates, offset_matches_zone
 from infusions.scheduling.ledger import Ledger
 from infusions.scheduling.placement import ALTERNATIVE_DAYS, Conflict, History, Placer, SeriesSpec
@@ -238,6 +240,9 @@ def plan_book(*, plan: InfusionPlan, by=None) -> list[InfusionSession]:
         )
         for p in placements
     ]
+    # One "booked" message for the series (its first session), upcoming reminders for each.
+    for index, session in enumerate(sessions):
+        reminders_plan(session, notice=ReminderKind.BOOKED if index == 0 else None)
     if plan.status == PlanStatus.DRAFT:
         plan.status = PlanStatus.ACTIVE
         plan.save(update_fields=["status", "updated_at"])
@@ -331,7 +336,7 @@ def session_book(
     chosen = _choose_chair(
         ledger, patient_id=patient.pk, start=start, end=end, chair=chair, previous_chair_id=previous
     )
-    return _save(
+    session = _save(
         InfusionSession(
             patient=patient,
             plan=plan,
@@ -343,6 +348,8 @@ def session_book(
             **_dose_fields(dose),
         )
     )
+    reminders_plan(session, notice=ReminderKind.BOOKED)
+    return session
 
 
 @transaction.atomic
@@ -350,7 +357,7 @@ def session_reschedule(
     *, session: InfusionSession, start: dt.datetime | None = None, chair: Chair | None = None, by=None
 ) -> InfusionSession:
     """Move a session to another time and/or chair under the same checks; its version grows by one."""
-    session = InfusionSession.objects.select_related("center").get(pk=session.pk)
+    session = InfusionSession.objects.select_related("center", "patient").get(pk=session.pk)
     if not session.can_reschedule():
         raise InvalidTransition(f"A {session.get_status_display().lower()} session cannot be rescheduled.")
     center = session.center
@@ -372,7 +379,9 @@ def session_reschedule(
     if session.status == SessionStatus.CONFIRMED:
         # The patient confirmed the old time, not this one.
         session.status = SessionStatus.SCHEDULED
-    return _save(session)
+    _save(session)
+    reminders_plan(session, notice=ReminderKind.RESCHEDULED)
+    return session
 
 
 # -- status --------------------------------------------------------------------
@@ -381,7 +390,9 @@ def session_reschedule(
 @transaction.atomic
 def session_transition(*, session: InfusionSession, action: str, by=None) -> InfusionSession:
     """Apply a status-machine action (confirm, check_in, start, complete, cancel, no_show)."""
-    session = InfusionSession.objects.select_for_update().get(pk=session.pk)
+    session = (
+        InfusionSession.objects.select_for_update().select_related("center", "patient").get(pk=session.pk)
+    )
     target = session.next_status(action)
     if target is None:
         allowed = ", ".join(a.replace("_", "-") for a in session.allowed_actions()) or "none"
@@ -396,4 +407,7 @@ def session_transition(*, session: InfusionSession, action: str, by=None) -> Inf
         setattr(session, stamp, timezone.now())
         fields.append(stamp)
     session.save(update_fields=fields)
+    if not session.is_live:
+        # Pending reminders are cancelled with the session; a cancellation is announced.
+        reminders_plan(session, notice=ReminderKind.CANCELLED if action == "cancel" else None)
     return session

@@ -22,6 +22,8 @@ class PatientSerializer(serializers.ModelSerializer):
         required=False,
         coerce_to_string=False,
     )
+    quiet_hours_start = serializers.TimeField(format="%H:%M", allow_null=True, required=False)
+    quiet_hours_end = serializers.TimeField(format="%H:%M", allow_null=True, required=False)
     tolerated_max_rate_mg_kg_min = serializers.DecimalField(
         max_digits=6, decimal_places=3, read_only=True, allow_null=True, coerce_to_string=False
     )
@@ -104,3 +106,14 @@ class PatientWeightSerializer(serializers.ModelSerializer):
         if value > timezone.localdate() + dt.timedelta(days=1):
             raise serializers.ValidationError("A weight cannot be measured in the future.")
         return value
+
+
+class PreferencesSerializer(PatientSerializer):
+    """What a patient may change about their own reminders."""
+
+    quiet_hours_start = serializers.TimeField(format="%H:%M", allow_null=True, required=False)
+    quiet_hours_end = serializers.TimeField(format="%H:%M", allow_null=True, required=False)
+
+    class Meta:
+        model = Patient
+        fields = ["reminder_channel", "quiet_hours_start", "quiet_hours_end", "phone", "email"]

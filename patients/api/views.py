@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from patients.api.serializers import PatientSerializer, PatientWeightSerializer
+from infusions.reminders.planning import reminders_refresh_for_patient
+from patients.api.serializers import PatientSerializer, PatientWeightSerializer, PreferencesSerializer
 from patients.models import Patient
 from patients.roles import EVERY_ROLE, Role, RoleAccessMixin
+
+REMINDER_FIELDS = {"reminder_channel", "quiet_hours_start", "quiet_hours_end", "phone", "email", "time_zone"}
 
 
 @extend_schema_view(
@@ -21,8 +26,35 @@ class PatientViewSet(RoleAccessMixin, viewsets.ModelViewSet):
     serializer_class = PatientSerializer
     read_roles = EVERY_ROLE
     write_roles = (Role.SCHEDULER, Role.ADMIN)
-    action_write_roles = {"weights": (Role.SCHEDULER, Role.NURSE, Role.ADMIN)}
+    action_write_roles = {"weights": (Role.SCHEDULER, Role.NURSE, Role.ADMIN), "preferences": (Role.PATIENT,)}
     filterset_fields = ["sex", "iga_status", "thrombosis_risk", "renal_risk", "diabetes"]
+
+    def perform_update(self, serializer: PatientSerializer) -> None:
+        patient = serializer.save()
+        if REMINDER_FIELDS & set(serializer.validated_data):
+            reminders_refresh_for_patient(patient)
+
+    @extend_schema(methods=["GET"], responses=PreferencesSerializer)
+    @extend_schema(methods=["PATCH"], request=PreferencesSerializer, responses=PreferencesSerializer)
+    @action(
+        detail=False,
+        methods=["get", "patch"],
+        url_path="me/preferences",
+        serializer_class=PreferencesSerializer,
+    )
+    def preferences(self, request: Request) -> Response:
+        """A patient's own reminder channel, quiet hours (HH:MM), phone and email."""
+        patient = Patient.objects.filter(user=request.user).first()
+        if patient is None:
+            raise NotFound("Only a patient account has reminder preferences.")
+        if request.method == "GET":
+            return Response(PreferencesSerializer(patient).data)
+        serializer = PreferencesSerializer(patient, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            serializer.save()
+            reminders_refresh_for_patient(patient)
+        return Response(serializer.data)
 
     def get_queryset(self) -> QuerySet[Patient]:
         patients = Patient.objects.visible_to(self.request.user).with_latest_weight()

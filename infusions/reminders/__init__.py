@@ -1,0 +1,1 @@
+"""Reminders: the outbox rows (planning), links, messages, transports and dispatch."""
