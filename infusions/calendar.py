@@ -8,6 +8,7 @@ Times are in the center's zone with its VTIMEZONE, so calendar apps keep a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 
 import icalendar
@@ -36,7 +37,23 @@ def sessions_calendar(sessions: Iterable[InfusionSession], *, name: str = "Chair
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("x-wr-calname", name)
+    zones, years = set(), set()
     for session in sessions:
         calendar.add_component(session_event(session))
-    calendar.add_missing_timezones()
+        zones.add(session.center.time_zone)
+        years.add(session.start.astimezone(session.center.zone).year)
+    for zone in sorted(zones):
+        calendar.add_component(_vtimezone(zone, min(years), max(years)))
     return calendar.to_ical()
+
+
+@functools.lru_cache(maxsize=64)
+def _vtimezone(zone: str, first_year: int, last_year: int) -> icalendar.Timezone:
+    """The zone's rules for the years the events need, built once per process.
+
+    Building the default 1970-2038 span costs ten milliseconds and kilobytes
+    per message; the rules of a zone and a span never change within a process.
+    """
+    return icalendar.Timezone.from_tzid(
+        zone, first_date=dt.date(first_year - 1, 1, 1), last_date=dt.date(last_year + 1, 12, 31)
+    )

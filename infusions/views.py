@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from infusions.models import Center, InfusionSession
 from infusions.reminders.links import BadLink, link_open
 from infusions.reminders.responses import LinkRefused, link_state, reminder_link_respond
+from infusions.scheduling.booking import InvalidTransition
 from patients.roles import Role, home_role
 
 
@@ -80,6 +81,9 @@ def reminder_link(request: HttpRequest, token: str) -> HttpResponse:
         reminder_link_respond(link=link, note=note)
     except LinkRefused as refused:
         context["state"] = refused.state
+        return render(request, "reminders/link.html", context, status=410)
+    except InvalidTransition:  # the session changed between the page and the click
+        context["state"] = "closed"
         return render(request, "reminders/link.html", context, status=410)
     context["state"] = "done"
     return render(request, "reminders/link.html", context)

@@ -93,10 +93,11 @@ def reminder_send(reminder_id: int) -> str:
         provider_id = transport_for(reminder.channel).send(reminder)
     except TransportError as exc:
         return _record_failure(reminder, exc, now)
-    _record(reminder, ReminderAttempt.Outcome.SENT, now, provider_id=provider_id)
-    Reminder.objects.filter(pk=reminder_id).update(
-        status=ReminderStatus.SENT, sent_at=now, attempts=reminder.attempts + 1, last_error=""
-    )
+    with transaction.atomic():
+        _record(reminder, ReminderAttempt.Outcome.SENT, now, provider_id=provider_id)
+        Reminder.objects.filter(pk=reminder_id).update(
+            status=ReminderStatus.SENT, sent_at=now, attempts=reminder.attempts + 1, last_error=""
+        )
     logger.info("Reminder %s sent (%s).", reminder_id, reminder.channel)
     return ReminderStatus.SENT
 

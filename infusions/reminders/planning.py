@@ -88,76 +88,84 @@ def _due(session: InfusionSession, kind: str, offset_hours: int, now: dt.datetim
     )
 
 
-def _wanted(session: InfusionSession, notice: str | None) -> set[tuple[str, int, str]]:
+def _wanted(session: InfusionSession, notices: set[str]) -> set[tuple[str, int, str]]:
     """(kind, offset hours, channel) of every row the session should have now."""
-    kinds = []
+    kinds = [(notice, 0) for notice in notices]
     if session.is_live:
-        kinds += [
-            (ReminderKind.UPCOMING, hours) for hours in sorted(set(session.center.reminder_offsets_hours))
-        ]
-    if notice is not None:
-        kinds.append((notice, 0))
+        kinds += [(ReminderKind.UPCOMING, hours) for hours in set(session.center.reminder_offsets_hours)]
     return {(kind, hours, channel) for kind, hours in kinds for channel in channels_of(session.patient)}
 
 
 def reminders_plan(session: InfusionSession, *, notice: str | None = None) -> list[Reminder]:
     """Bring the session's rows in line with its current version and the patient's wishes.
 
-    `notice` adds an immediate message (booked, rescheduled, cancelled). Rows
-    of older versions, or for channels or offsets no longer wanted, are
-    cancelled if not yet sent; a row whose due instant has passed is skipped.
-    Returns the rows it created.
+    `notice` adds an immediate message (booked, rescheduled, cancelled); a
+    notice of this version not sent yet stays wanted, on the channels wanted
+    now. Rows of older versions, or for channels or offsets no longer wanted,
+    are cancelled if not yet sent; a wanted row that was cancelled or skipped
+    and never sent is opened again. A row due before now is skipped, never sent
+    late. Returns the rows it created.
     """
     now = timezone.now()
-    wanted = _wanted(session, notice)
-    _cancel_unwanted(session, wanted)
-    existing = {
-        (r.kind, r.offset_hours, r.channel): r
-        for r in Reminder.objects.filter(session=session, session_version=session.version)
-    }
+    rows = list(Reminder.objects.filter(session=session))
+    current = {(r.kind, r.offset_hours, r.channel): r for r in rows if r.session_version == session.version}
+    notices = {notice} if notice else set()
+    if session.is_live:  # a cancelled session keeps no earlier notice
+        notices |= {
+            kind for (kind, _, _), r in current.items() if kind != ReminderKind.UPCOMING and r.status in OPEN
+        }
+    wanted = _wanted(session, notices)
+    for row in rows:
+        if row.status in OPEN and (row.session_version != session.version or _key(row) not in wanted):
+            _set(row, status=ReminderStatus.CANCELLED)
     made = []
     for kind, hours, channel in sorted(wanted):
-        row = existing.get((kind, hours, channel))
+        row = current.get((kind, hours, channel))
         due = _due(session, kind, hours, now)
+        status, error = _fresh_state(session, kind, channel, due, now)
         if row is None:
-            made.append(_new_row(session, kind, hours, channel, due, now))
-        elif row.status == ReminderStatus.PENDING and kind == ReminderKind.UPCOMING and row.due_at != due:
-            row.due_at = row.send_after = due
-            row.save(update_fields=["due_at", "send_after"])
+            made.append(
+                Reminder.objects.create(
+                    session=session,
+                    session_version=session.version,
+                    kind=kind,
+                    offset_hours=hours,
+                    channel=channel,
+                    due_at=due,
+                    send_after=due,
+                    status=status,
+                    last_error=error,
+                )
+            )
+        elif _reopenable(row) or (row.status == ReminderStatus.PENDING and row.due_at != due):
+            _set(row, status=status, last_error=error, due_at=due, send_after=due)
     return made
 
 
-def _cancel_unwanted(session: InfusionSession, wanted: set[tuple[str, int, str]]) -> None:
-    for row in Reminder.objects.filter(session=session).open():
-        key = (row.kind, row.offset_hours, row.channel)
-        if row.session_version != session.version or key not in wanted:
-            row.status = ReminderStatus.CANCELLED
-            row.save(update_fields=["status"])
+OPEN = (ReminderStatus.PENDING, ReminderStatus.QUEUED)
 
 
-def _new_row(
-    session: InfusionSession, kind: str, hours: int, channel: str, due: dt.datetime, now
-) -> Reminder:
-    status, error = ReminderStatus.PENDING, ""
+def _key(row: Reminder) -> tuple[str, int, str]:
+    return row.kind, row.offset_hours, row.channel
+
+
+def _reopenable(row: Reminder) -> bool:
+    return row.status in (ReminderStatus.CANCELLED, ReminderStatus.SKIPPED) and row.sent_at is None
+
+
+def _set(row: Reminder, **fields) -> None:
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.save(update_fields=list(fields))
+
+
+def _fresh_state(session: InfusionSession, kind: str, channel: str, due: dt.datetime, now) -> tuple[str, str]:
     address = session.patient.email if channel == "email" else session.patient.phone
     if not address:
-        status, error = (
-            ReminderStatus.SKIPPED,
-            f"No {'email address' if channel == 'email' else 'phone number'}.",
-        )
-    elif kind == ReminderKind.UPCOMING and due < now:
-        status, error = ReminderStatus.SKIPPED, "Due before it was created: never sent late."
-    return Reminder.objects.create(
-        session=session,
-        session_version=session.version,
-        kind=kind,
-        offset_hours=hours,
-        channel=channel,
-        due_at=due,
-        send_after=due,
-        status=status,
-        last_error=error,
-    )
+        return ReminderStatus.SKIPPED, f"No {'email address' if channel == 'email' else 'phone number'}."
+    if kind == ReminderKind.UPCOMING and due < now:
+        return ReminderStatus.SKIPPED, "Due before it was planned: never sent late."
+    return ReminderStatus.PENDING, ""
 
 
 def reminders_refresh_for_patient(patient: Patient) -> None:

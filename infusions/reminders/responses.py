@@ -33,10 +33,8 @@ def link_state(link: Link) -> str:
         return "cancelled"
     if link.expired:
         return "expired"
-    if link.action == "confirm" and link.session.status not in (
-        SessionStatus.SCHEDULED,
-        SessionStatus.CONFIRMED,
-    ):
+    if not link.session.can_reschedule():
+        # Checked in, under way or done: the center, not a link, changes it now.
         return "closed"
     return "ok"
 
