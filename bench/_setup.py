@@ -24,8 +24,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-def arguments(description: str) -> argparse.Namespace:
+def arguments(description: str, *, workers: bool = False) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
+    if workers:
+        parser.add_argument("--workers", type=int, default=1, help="sending processes at once (default 1)")
     parser.add_argument(
         "--postgres",
         metavar="URL",

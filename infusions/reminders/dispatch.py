@@ -29,6 +29,23 @@ STALE_AFTER = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 FIRST_BACKOFF = dt.timedelta(minutes=1)  # then 2, 4, 8 minutes
 BATCH = 1000
+# What a send reads: the message needs the center and the time, the transport an address.
+SEND_FIELDS = (
+    "id",
+    "kind",
+    "channel",
+    "attempts",
+    "session_version",
+    "session__id",
+    "session__version",
+    "session__status",
+    "session__start",
+    "session__end",
+    "session__center__short_name",
+    "session__center__time_zone",
+    "session__patient__email",
+    "session__patient__phone",
+)
 
 
 def reminders_requeue_stale(now: dt.datetime) -> int:
@@ -54,12 +71,14 @@ def reminders_claim_due(now: dt.datetime, *, limit: int = BATCH) -> list[int]:
     return list(Reminder.objects.filter(claim=token).order_by("id").values_list("id", flat=True))
 
 
-def reminders_dispatch(*, enqueue: Callable[[int], object], now: dt.datetime | None = None) -> int:
+def reminders_dispatch(
+    *, enqueue: Callable[[int], object], now: dt.datetime | None = None, limit: int = BATCH
+) -> int:
     """One sweep; `enqueue(id)` runs after the claim commits. Returns how many were claimed."""
     now = now or timezone.now()
     reminders_requeue_stale(now)
     with transaction.atomic():
-        ids = reminders_claim_due(now)
+        ids = reminders_claim_due(now, limit=limit)
         transaction.on_commit(lambda: _enqueue_all(ids, enqueue))
     return len(ids)
 
@@ -85,7 +104,11 @@ def reminder_send(reminder_id: int) -> str:
         status=ReminderStatus.SENDING, claimed_at=now
     ):
         return "not claimed"  # already sent, cancelled, or being sent: a duplicate message
-    reminder = Reminder.objects.select_related("session__center", "session__patient").get(pk=reminder_id)
+    reminder = (
+        Reminder.objects.select_related("session__center", "session__patient")
+        .only(*SEND_FIELDS)
+        .get(pk=reminder_id)
+    )
     if _outdated(reminder):
         Reminder.objects.filter(pk=reminder_id).update(status=ReminderStatus.CANCELLED)
         return ReminderStatus.CANCELLED
