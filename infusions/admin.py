@@ -14,11 +14,16 @@ from infusions.models import (
     Indication,
     InfusionPlan,
     InfusionSession,
+    LotUse,
     OpeningHours,
+    Premedication,
     Product,
     Protocol,
     ProtocolStep,
+    RateChange,
+    Reaction,
     StaffingDay,
+    VitalSigns,
 )
 
 
@@ -150,3 +155,62 @@ class InfusionSessionAdmin(SimpleHistoryAdmin):
     raw_id_fields = ["patient", "plan"]
     date_hierarchy = "start"
     readonly_fields = ["version"]
+
+
+# -- chairside records: append-only, so the admin only shows them and their history --------
+
+
+class ChairsideEntryAdmin(SimpleHistoryAdmin):
+    """Read-only: a correction is a new entry that amends the wrong one (through the API)."""
+
+    list_select_related = ["session", "recorded_by"]
+    search_fields = ["session__patient__mrn"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(RateChange)
+class RateChangeAdmin(ChairsideEntryAdmin):
+    list_display = ["id", "session", "at", "rate_ml_per_hour", "rate_mg_kg_min", "dosing_weight_kg", "amends"]
+
+
+@admin.register(VitalSigns)
+class VitalSignsAdmin(ChairsideEntryAdmin):
+    list_display = [
+        "id",
+        "session",
+        "at",
+        "systolic",
+        "diastolic",
+        "heart_rate",
+        "temperature_c",
+        "spo2",
+        "amends",
+    ]
+
+
+@admin.register(Reaction)
+class ReactionAdmin(ChairsideEntryAdmin):
+    list_display = ["id", "session", "at", "severity", "action", "cap_set_mg_kg_min", "amends"]
+    list_filter = ["severity", "action"]
+
+
+@admin.register(Premedication)
+class PremedicationAdmin(ChairsideEntryAdmin):
+    list_display = ["id", "session", "at", "drug", "dose", "route", "amends"]
+
+
+@admin.register(LotUse)
+class LotUseAdmin(ChairsideEntryAdmin):
+    list_display = ["id", "session", "at", "product", "lot_number", "expiry", "vial_grams", "count", "amends"]
+    list_filter = ["product"]
+    list_select_related = ["session", "recorded_by", "product"]
+    search_fields = ["lot_number", "session__patient__mrn"]

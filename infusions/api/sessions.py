@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from infusions.chairside import session_complete
 from infusions.models import Center, Chair, InfusionPlan, InfusionSession
 from infusions.scheduling.availability import free_windows
 from infusions.scheduling.booking import (
@@ -98,6 +99,21 @@ class SessionSerializer(serializers.ModelSerializer):
     def get_end(self, session: InfusionSession) -> str:
         """ISO 8601 in the center's zone, with its offset."""
         return self._local(session.end, session)
+
+
+class SessionCompletedSerializer(SessionSerializer):
+    """A completed session with what the rate log says went in (the `complete` action)."""
+
+    # A plain string here: sharing the status enum with a second component breaks its schema name.
+    status = serializers.CharField(read_only=True)
+    grams_infused = serializers.DecimalField(
+        max_digits=6, decimal_places=2, coerce_to_string=False, read_only=True, allow_null=True
+    )
+    infusion_warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta(SessionSerializer.Meta):
+        fields = [*SessionSerializer.Meta.fields, "grams_infused", "infusion_warnings"]
+        read_only_fields = fields
 
 
 class SessionBookSerializer(serializers.Serializer):
@@ -226,11 +242,17 @@ class SessionViewSet(
         """Checked in → in progress (nurses)."""
         return self._transition(request, "start")
 
-    @extend_schema(request=None, responses={200: SessionSerializer})
+    @extend_schema(request=None, responses={200: SessionCompletedSerializer})
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk: str | None = None) -> Response:
-        """In progress → completed (nurses)."""
-        return self._transition(request, "complete")
+        """In progress → completed (nurses); records the grams infused from the rate log, and a
+        warning when they differ from the plan by more than 5%."""
+        session = self.get_object()
+        try:
+            session = session_complete(session=session, by=request.user)
+        except InvalidTransition as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(SessionCompletedSerializer(session).data)
 
     @extend_schema(request=None, responses={200: SessionSerializer})
     @action(detail=True, methods=["post"])

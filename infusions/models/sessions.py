@@ -99,6 +99,24 @@ class InfusionSession(models.Model):
     checked_in_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True, help_text="When the infusion started.")
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Chairside outcomes (infusions/chairside.py): what went in, and what the
+    # scheduler must look at after a reaction changed the patient's cap.
+    grams_infused = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="From the rate log at completion: the integral of the rate × concentration.",
+    )
+    infusion_warnings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Warnings recorded at completion, e.g. grams off the plan by > 5%.",
+    )
+    needs_rebooking = models.BooleanField(
+        default=False, help_text="Re-planned after a cap change, the chair time no longer fits the booking."
+    )
+    rebooking_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

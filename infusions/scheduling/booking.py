@@ -376,6 +376,8 @@ def session_reschedule(
     )
     session.start, session.end, session.chair = start, end, chosen
     session.version += 1
+    # The new booking is as long as the session's (possibly re-planned) chair minutes.
+    session.needs_rebooking, session.rebooking_reason = False, ""
     if session.status == SessionStatus.CONFIRMED:
         # The patient confirmed the old time, not this one.
         session.status = SessionStatus.SCHEDULED

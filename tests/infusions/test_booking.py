@@ -362,6 +362,22 @@ def test_a_reschedule_moves_the_session_and_bumps_its_version():
     assert moved.status == "scheduled"  # the patient confirmed the old time, not this one
 
 
+def test_a_reschedule_clears_a_rebooking_flag_with_the_new_length():
+    center = make_center()
+    session = session_book(
+        patient=weighed_patient(), center=center, start=at("2027-01-04", "09:00"), chair_minutes=60
+    )
+    InfusionSession.objects.filter(pk=session.pk).update(
+        chair_minutes=90, needs_rebooking=True, rebooking_reason="Needs 90 chair minutes"
+    )
+    session.refresh_from_db()
+
+    moved = session_reschedule(session=session, start=at("2027-01-04", "13:00"))
+
+    assert moved.end - moved.start == dt.timedelta(minutes=90)
+    assert (moved.needs_rebooking, moved.rebooking_reason) == (False, "")
+
+
 def test_a_reschedule_into_a_conflict_changes_nothing():
     center = make_center(chairs=1)
     patient = weighed_patient()
@@ -431,7 +447,11 @@ def test_check_in_start_and_complete_record_when_they_happened():
     )
     assert (session.checked_in_at, session.started_at, session.completed_at) == (None, None, None)
     stamps = []
-    for action, field in (("check_in", "checked_in_at"), ("start", "started_at"), ("complete", "completed_at")):
+    for action, field in (
+        ("check_in", "checked_in_at"),
+        ("start", "started_at"),
+        ("complete", "completed_at"),
+    ):
         session = session_transition(session=session, action=action)
         stamps.append(getattr(session, field))
     assert all(stamps) and stamps == sorted(stamps)

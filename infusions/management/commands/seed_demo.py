@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from infusions import chairside, dosing
 from infusions.calculations import plan_dose
 from infusions.catalogue_data import catalogue_install
 from infusions.models import (
@@ -25,12 +26,15 @@ from infusions.models import (
     InfusionPlan,
     InfusionSession,
     Interval,
+    LotUse,
     OpeningHours,
     PlanStatus,
     Product,
     Protocol,
     ProtocolStep,
+    RateChange,
     SessionStatus,
+    VitalSigns,
 )
 from patients.models import IgAStatus, Patient, PatientWeight
 
@@ -91,6 +95,7 @@ class Command(BaseCommand):
             plan = self.plan(center, patient, index, today)
             if not plan.sessions.exists():
                 self.sessions(plan, today)
+        self.chairside_records(center)
         if accounts or settings.DEBUG:
             self.accounts(patients[0])
         sessions = InfusionSession.objects.filter(center=center).count()
@@ -215,6 +220,19 @@ class Command(BaseCommand):
                 return
             start += dt.timedelta(minutes=30)
 
+    def chairside_records(self, center: Center) -> None:
+        """What the nurse documented in each past completed session that has no record yet:
+        a rate log that follows the planned ladder, vitals before and after, and the lots."""
+        sessions = (
+            InfusionSession.objects.filter(
+                center=center, status=SessionStatus.COMPLETED, plan__isnull=False, rate_changes__isnull=True
+            )
+            .select_related("patient", "center", "plan__protocol__product")
+            .order_by("start")
+        )
+        for session in sessions:
+            document_session(session)
+
     def accounts(self, portal_patient: Patient) -> None:
         for username, group, is_staff in ACCOUNTS:
             user = demo_user(username, is_staff=is_staff)
@@ -241,6 +259,75 @@ def next_open_day(center: Center, day: dt.date) -> dt.date:
     while day.weekday() not in open_weekdays or day in closed:
         day += dt.timedelta(days=1)
     return day
+
+
+def document_session(session: InfusionSession) -> None:
+    """Chairside records for a completed demo session, written as the nurse would have.
+
+    Rows are saved one by one (not bulk-created) so that their history is kept.
+    """
+    product = session.plan.protocol.product
+    weight = chairside.session_dosing_weight(session)
+    ladder = session.ladder or []
+    started = session.start + dt.timedelta(minutes=session.center.buffer_before_minutes)
+    infusion = sum(float(step["minutes"]) for step in ladder)
+    session.checked_in_at = session.start + dt.timedelta(minutes=5)
+    session.started_at = started
+    session.completed_at = started + dt.timedelta(minutes=infusion)
+    salt = session.pk % 7
+    VitalSigns.objects.create(
+        session=session,
+        at=session.checked_in_at + dt.timedelta(minutes=10),
+        systolic=116 + salt,
+        diastolic=74 + salt,
+        heart_rate=68 + salt,
+        temperature_c=Decimal("36.7"),
+        spo2=98,
+    )
+    for step in ladder:
+        rate = dosing.display_ml_per_hour(
+            dosing.ml_per_hour(
+                rate_mg_kg_min=float(step["rate_mg_kg_min"]),
+                dosing_weight_kg=weight,
+                concentration_mg_per_ml=float(product.concentration_mg_per_ml),
+            )
+        )
+        RateChange.objects.create(
+            session=session,
+            at=started + dt.timedelta(minutes=float(step["start_minute"])),
+            rate_ml_per_hour=Decimal(repr(rate)),
+            rate_mg_kg_min=Decimal(
+                repr(
+                    dosing.mg_kg_min(
+                        rate_ml_per_hour=rate,
+                        dosing_weight_kg=weight,
+                        concentration_mg_per_ml=float(product.concentration_mg_per_ml),
+                    )
+                )
+            ).quantize(Decimal("0.0001")),
+            dosing_weight_kg=Decimal(repr(weight)),
+        )
+    vials = dosing.round_to_vials(grams=float(session.grams), vial_sizes_g=product.vial_sizes).vials
+    for vial in vials:
+        LotUse.objects.create(
+            session=session,
+            at=started,
+            product=product,
+            lot_number=f"DEMO{session.start:%y%m}-{vial.grams:g}G".replace(".", "P"),
+            expiry=session.start.date() + dt.timedelta(days=365),
+            vial_grams=Decimal(repr(vial.grams)),
+            count=vial.count,
+        )
+    VitalSigns.objects.create(
+        session=session,
+        at=session.completed_at,
+        systolic=120 + salt,
+        diastolic=76,
+        heart_rate=72 + salt,
+        spo2=98,
+    )
+    session.grams_infused = Decimal(repr(chairside.grams_infused(session))).quantize(Decimal("0.01"))
+    session.save(update_fields=["checked_in_at", "started_at", "completed_at", "grams_infused", "updated_at"])
 
 
 def demo_status(start: dt.datetime, end: dt.datetime, salt: int) -> str:
