@@ -9,7 +9,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from infusions.models import Center, InfusionPlan, InfusionSession, Product
+from infusions.models import Center, InfusionPlan, InfusionSession, Product, Reminder
 from patients.models import Patient, PatientWeight
 
 NOW = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)  # a Wednesday, 10:00 in New York
@@ -34,6 +34,9 @@ def snapshot() -> dict[str, list]:
             )
         ),
         "users": list(User.objects.order_by("username").values_list("username", flat=True)),
+        "reminders": list(
+            Reminder.objects.order_by("id").values_list("session_id", "kind", "channel", "status", "due_at")
+        ),
     }
 
 
@@ -84,6 +87,15 @@ def test_its_sessions_never_double_book_and_fit_opening_hours(seeded):
         for b in sessions:
             if a.pk < b.pk and a.start < b.end and b.start < a.end:
                 assert a.chair_id != b.chair_id and a.patient_id != b.patient_id
+
+
+def test_sessions_ahead_have_their_reminders_and_past_ones_none(seeded):
+    ahead = InfusionSession.objects.live().filter(start__gt=NOW)
+    assert ahead.exists()
+    for session in ahead:
+        kinds = set(session.reminders.values_list("kind", "offset_hours"))
+        assert kinds == {("upcoming", 72), ("upcoming", 24)} or session.patient.reminder_channel == "none"
+    assert not Reminder.objects.filter(session__end__lte=NOW).exists()
 
 
 def test_past_sessions_are_done_and_future_ones_are_booked(seeded):

@@ -36,6 +36,7 @@ from infusions.models import (
     SessionStatus,
     VitalSigns,
 )
+from infusions.reminders.planning import reminders_plan
 from patients.models import IgAStatus, Patient, PatientWeight
 
 CENTER_NAME = "Demo Infusion Center"
@@ -96,6 +97,7 @@ class Command(BaseCommand):
             if not plan.sessions.exists():
                 self.sessions(plan, today)
         self.chairside_records(center)
+        self.reminders(center)
         if accounts or settings.DEBUG:
             self.accounts(patients[0])
         sessions = InfusionSession.objects.filter(center=center).count()
@@ -232,6 +234,16 @@ class Command(BaseCommand):
         )
         for session in sessions:
             document_session(session)
+
+    def reminders(self, center: Center) -> None:
+        """Reminder rows for the sessions still ahead, as booking makes them (idempotent)."""
+        upcoming = (
+            InfusionSession.objects.live()
+            .filter(center=center, start__gt=timezone.now())
+            .select_related("center", "patient")
+        )
+        for session in upcoming:
+            reminders_plan(session)
 
     def accounts(self, portal_patient: Patient) -> None:
         for username, group, is_staff in ACCOUNTS:
