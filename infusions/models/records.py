@@ -4,7 +4,7 @@ Every record is append-only: a mistake is corrected by a new entry of the same
 kind that `amends` the wrong one and says why (`reason`); nothing is edited or
 deleted, and simple-history keeps who wrote each row. An entry can be amended
 once (a one-to-one link), so "the entries in force" are those nobody amended.
-The rules that decide whether an entry is accepted live in `infusions/chairside.py`.
+The rules that decide whether an entry is accepted live in `infusions/chairside/`.
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ class InfusionSession(models.Model):
     checked_in_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True, help_text="When the infusion started.")
     completed_at = models.DateTimeField(null=True, blank=True)
-    # Chairside outcomes (infusions/chairside.py): what went in, and what the
+    # Chairside outcomes (infusions/chairside/): what went in, and what the
     # scheduler must look at after a reaction changed the patient's cap.
     grams_infused = models.DecimalField(
         max_digits=6,
