@@ -1,5 +1,5 @@
 """Chairside services: every entry checked against the label and the ladder, and what
-a reaction or a completion changes (infusions/chairside.py)."""
+a reaction or a completion changes (infusions/chairside/)."""
 
 from __future__ import annotations
 
