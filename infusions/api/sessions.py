@@ -221,9 +221,6 @@ class SessionViewSet(
             return Response({"detail": str(exc), "reasons": []}, status=status.HTTP_409_CONFLICT)
         return Response(SessionSerializer(session).data)
 
-    def update(self, request: Request, *args, **kwargs) -> Response:
-        return self.partial_update(request, *args, **kwargs)
-
     @extend_schema(request=None, responses={200: SessionSerializer})
     @action(detail=True, methods=["post"])
     def confirm(self, request: Request, pk: str | None = None) -> Response:

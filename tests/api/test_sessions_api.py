@@ -288,3 +288,11 @@ def test_patients_cannot_see_availability(client_for, patient_a, center):
         "/api/v1/availability/", {"center": center.pk, "date": "2027-01-04", "minutes": 60}
     )
     assert response.status_code == 403
+
+
+def test_a_session_is_never_replaced_or_deleted_whole(as_scheduler, patient_a, center):
+    session = book_one(as_scheduler, patient_a, center).json()
+    url = f"{SESSIONS}{session['id']}/"
+    assert as_scheduler.put(url, {"start": session["start"]}, format="json").status_code == 405
+    assert as_scheduler.delete(url).status_code == 405
+    assert InfusionSession.objects.filter(pk=session["id"], version=1).exists()
