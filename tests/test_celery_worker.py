@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.redis
-def test_a_worker_started_like_the_procfile_answers_on_redis():
+def test_a_worker_started_like_the_procfile_answers_on_redis(monkeypatch):
     url = redis_url()
+    monkeypatch.setenv("CELERY_BROKER_URL", url)  # Celery prefers it to any broker it is given
     name = f"ci-probe-{os.getpid()}@localhost"
     env = {**os.environ, "CELERY_BROKER_URL": url}
     worker = subprocess.Popen(

@@ -143,9 +143,10 @@ def test_two_concurrent_sweeps_send_each_reminder_once():
 
 
 @pytest.mark.redis
-def test_a_real_worker_on_redis_delivers_a_due_reminder(tmp_path):
+def test_a_real_worker_on_redis_delivers_a_due_reminder(tmp_path, monkeypatch):
     [session] = book_sessions(1, channel="both")
     broker = redis_url()
+    monkeypatch.setenv("CELERY_BROKER_URL", broker)  # Celery prefers it to any broker it is given
     worker = start_worker(broker, tmp_path)
     try:
         # What beat does every minute: ask a worker to sweep; it queues one send per row.
@@ -200,9 +201,10 @@ def _answers(port: int) -> bool:
 
 
 @pytest.mark.redis
-def test_with_redis_stopped_booking_succeeds_and_the_reminder_goes_out_once_it_is_back(tmp_path):
+def test_with_redis_stopped_booking_succeeds_and_the_reminder_goes_out_once_it_is_back(tmp_path, monkeypatch):
     port = free_port()
     broker = f"redis://127.0.0.1:{port}/0"
+    monkeypatch.setenv("CELERY_BROKER_URL", broker)  # Celery prefers it to any broker it is given
     redis = start_redis(port, tmp_path)
     redis.terminate()
     redis.wait(timeout=10)
