@@ -47,11 +47,17 @@ class Link:
 
 
 def link_token(session: InfusionSession, action: str) -> str:
-    return signing.dumps({"s": session.pk, "v": session.version, "a": action}, salt=SALT, compress=True)
+    return signing.dumps({"s": session.pk, "v": session.version, "a": action}, salt=SALT)
 
 
 def link_url(session: InfusionSession, action: str) -> str:
     return settings.SITE_URL + reverse("reminder-link", args=[link_token(session, action)])
+
+
+def link_urls(session: InfusionSession) -> dict[str, str]:
+    """Every action's link for a message (one URL reversal, not one per link)."""
+    base = settings.SITE_URL + reverse("reminder-link", args=["-"])[: -len("-/")]
+    return {action: f"{base}{link_token(session, action)}/" for action in ACTIONS}
 
 
 def token_digest(token: str) -> str:

@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 
 from infusions.calendar import sessions_calendar
 from infusions.models import InfusionSession, Reminder, ReminderKind
-from infusions.reminders.links import link_url
+from infusions.reminders.links import link_urls
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,7 @@ def message_context(session: InfusionSession, kind: str) -> dict[str, object]:
         "time": f"{local:%H:%M} {local.tzname()}",
     }
     if kind != ReminderKind.CANCELLED:
-        context["links"] = {
-            action: link_url(session, action) for action in ("confirm", "cancel", "reschedule")
-        }
+        context["links"] = link_urls(session)
     return context
 
 
