@@ -115,17 +115,21 @@ def contains_iga(product: Product) -> bool:
     return product.iga_ug_per_ml is None or product.iga_ug_per_ml > 0
 
 
-def safety_warnings(*, product: Product, facts: PatientFacts) -> list[str]:
-    """Label warnings for this patient; raises Contraindicated for anti-IgA antibodies.
-
-    Every IVIG label: contraindicated in IgA deficiency with antibodies against
-    IgA. Octagam 10% label: maltose falsely raises GDH-PQQ glucose readings.
-    """
-    if facts.iga_status == IgAStatus.ANTI_IGA and contains_iga(product):
+def contraindication_check(*, product: Product, iga_status: str) -> None:
+    """Every IVIG label: contraindicated in IgA deficiency with antibodies against IgA."""
+    if iga_status == IgAStatus.ANTI_IGA and contains_iga(product):
         raise Contraindicated(
             f"{product.name} contains IgA and is contraindicated in IgA deficiency "
             "with antibodies against IgA."
         )
+
+
+def safety_warnings(*, product: Product, facts: PatientFacts) -> list[str]:
+    """Label warnings for this patient; raises Contraindicated for anti-IgA antibodies.
+
+    Octagam 10% label: maltose falsely raises GDH-PQQ glucose-meter readings.
+    """
+    contraindication_check(product=product, iga_status=facts.iga_status)
     warnings = []
     if facts.iga_status == IgAStatus.DEFICIENT:
         iga = (

@@ -17,9 +17,8 @@ from infusions.api.dose import DoseCalculationResponse, dose_json
 from infusions.api.sessions import SessionSerializer
 from infusions.calculations import (
     Contraindicated,
-    PatientFacts,
+    contraindication_check,
     plan_dose,
-    safety_warnings,
     with_dose_inputs,
 )
 from infusions.models import Indication, InfusionPlan, Interval, Product, Protocol
@@ -100,7 +99,7 @@ class PlanSerializer(serializers.ModelSerializer):
         patient = attrs.get("patient") or self.instance.patient
         protocol = attrs.get("protocol") or self.instance.protocol
         try:
-            safety_warnings(product=protocol.product, facts=_flags_of(patient))
+            contraindication_check(product=protocol.product, iga_status=patient.iga_status)
         except Contraindicated as exc:
             raise serializers.ValidationError({"product": str(exc)}) from exc
         interval = attrs.get("interval", getattr(self.instance, "interval", Interval.EVERY_4_WEEKS))
@@ -132,11 +131,6 @@ class PlanSerializer(serializers.ModelSerializer):
                 {"indication": f"{product.name} has no confirmed protocol for {indication.name}."}
             )
         return protocol
-
-
-def _flags_of(patient: Patient) -> PatientFacts:
-    """Only the flags the safety rules read (no weight needed to refuse a contraindication)."""
-    return PatientFacts(weight_kg=1.0, iga_status=patient.iga_status, diabetes=patient.diabetes)
 
 
 def _conflict_json(conflict: Conflict) -> dict:
