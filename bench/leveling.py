@@ -189,7 +189,6 @@ def book_with_first_fit(center, plans) -> int:
             flexibility=dt.timedelta(minutes=plan.time_flexibility_minutes),
             window_days=plan.window_days,
             days_per_course=plan.days_per_course,
-            infusion_minutes=dose.infusion_minutes,
             # As plan_book: nothing after the last course's window and slack (the days it would lock).
             last_day=courses[plan.pk][-1][1] + dt.timedelta(days=plan.window_days + COURSE_SPAN_SLACK),
         )

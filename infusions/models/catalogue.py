@@ -6,8 +6,6 @@ a pharmacist maintains them in the admin.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
@@ -141,10 +139,6 @@ class Protocol(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product} — {self.indication}"
-
-    @property
-    def max_rate(self) -> Decimal:
-        return self.max_rate_mg_kg_min
 
 
 class ProtocolStep(models.Model):

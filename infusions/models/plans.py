@@ -47,9 +47,6 @@ class InfusionPlanQuerySet(models.QuerySet):
             return self.filter(patient__user=user)
         return self.none()
 
-    def current(self) -> InfusionPlanQuerySet:
-        return self.filter(status__in=[PlanStatus.DRAFT, PlanStatus.ACTIVE])
-
 
 class InfusionPlan(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="plans")

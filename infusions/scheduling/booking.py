@@ -211,7 +211,7 @@ def plan_book(*, plan: InfusionPlan, by=None) -> list[InfusionSession]:
     chair_time = ChairTime.of(dose, center)
     start_of_series = dt.datetime.combine(first, dt.time.min, tzinfo=center.zone)
     history = _history(plan.patient, plan, start_of_series)
-    placer = Placer(ledger, _series_spec(plan, dose, last_day=last), chair_time.minutes, LONG_GAP)
+    placer = Placer(ledger, _series_spec(plan, last_day=last), chair_time.minutes, LONG_GAP)
     placements, conflicts = [], []
     for course, anchor in courses:
         result = placer.place_course(course, anchor, history)
@@ -249,7 +249,7 @@ def plan_book(*, plan: InfusionPlan, by=None) -> list[InfusionSession]:
     return sessions
 
 
-def _series_spec(plan: InfusionPlan, dose: dosing.DoseResult, *, last_day: dt.date) -> SeriesSpec:
+def _series_spec(plan: InfusionPlan, *, last_day: dt.date) -> SeriesSpec:
     previous = plan.patient.sessions.live().order_by("-start").values_list("chair_id", flat=True).first()
     return SeriesSpec(
         patient_id=plan.patient_id,
@@ -257,7 +257,6 @@ def _series_spec(plan: InfusionPlan, dose: dosing.DoseResult, *, last_day: dt.da
         flexibility=dt.timedelta(minutes=plan.time_flexibility_minutes),
         window_days=plan.window_days,
         days_per_course=plan.days_per_course,
-        infusion_minutes=dose.infusion_minutes,
         previous_chair_id=previous,
         last_day=last_day,
     )

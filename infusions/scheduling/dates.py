@@ -59,7 +59,3 @@ def offset_matches_zone(instant: dt.datetime, zone: ZoneInfo) -> bool:
     """
     offset = instant.utcoffset()
     return offset == dt.timedelta(0) or offset == instant.astimezone(zone).utcoffset()
-
-
-def minutes_between(a: dt.datetime, b: dt.datetime) -> float:
-    return (b - a).total_seconds() / 60

@@ -58,7 +58,6 @@ class SeriesSpec:
     flexibility: dt.timedelta
     window_days: int
     days_per_course: int
-    infusion_minutes: float
     previous_chair_id: int | None = None
     last_day: dt.date | None = None  # nothing is placed after it (the booking locked no later day)
 
