@@ -5,11 +5,10 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django.utils import timezone
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from infusions.models import Center, InfusionSession
+from infusions.models import InfusionSession
 from infusions.reminders.links import BadLink, link_open
 from infusions.reminders.responses import LinkRefused, link_state, reminder_link_respond
 from infusions.scheduling.booking import InvalidTransition
@@ -24,29 +23,23 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+HOMES = {
+    Role.ADMIN: "board",
+    Role.SCHEDULER: "board",
+    Role.NURSE: "board",
+    Role.PHARMACIST: "patients",
+    Role.PATIENT: "portal",
+}
+
+
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """Each role's landing page: staff see today's chairs per center, a patient their sessions."""
+    """`/` sends each role to its own home page."""
     role = home_role(request.user)
-    if role == Role.PATIENT:
-        sessions = (
-            InfusionSession.objects.visible_to(request.user)
-            .live()
-            .filter(end__gte=timezone.now())
-            .select_related("center", "chair")[:10]
-        )
-        return render(request, "portal/home.html", {"sessions": sessions})
     if role is None:
         return render(request, "no_role.html", status=403)
-    centers = []
-    for center in Center.objects.order_by("name"):
-        today = timezone.localdate(timezone=center.zone)
-        day_sessions = (
-            InfusionSession.objects.on_day(today, center).select_related("chair", "patient").order_by("start")
-        )
-        centers.append({"center": center, "today": today, "sessions": day_sessions})
-    return render(request, "home.html", {"centers": centers, "role": role})
+    return redirect(HOMES[role])
 
 
 LINK_NOTES = {"cancel": "reason", "reschedule": "times"}
