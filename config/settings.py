@@ -10,7 +10,6 @@ cannot be parsed stops the process at start-up rather than being guessed at.
 from __future__ import annotations
 
 import datetime as dt
-
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
