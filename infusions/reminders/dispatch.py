@@ -116,11 +116,13 @@ def reminder_send(reminder_id: int) -> str:
         provider_id = transport_for(reminder.channel).send(reminder)
     except TransportError as exc:
         return _record_failure(reminder, exc, now)
-    with transaction.atomic():
-        _record(reminder, ReminderAttempt.Outcome.SENT, now, provider_id=provider_id)
-        Reminder.objects.filter(pk=reminder_id).update(
-            status=ReminderStatus.SENT, sent_at=now, attempts=reminder.attempts + 1, last_error=""
-        )
+    # The attempt first, then the row: a crash between the two leaves the row
+    # `sending`, which the stale sweep resends (the documented duplicate window)
+    # and records as a second attempt. No transaction needed, so none is paid for.
+    _record(reminder, ReminderAttempt.Outcome.SENT, now, provider_id=provider_id)
+    Reminder.objects.filter(pk=reminder_id).update(
+        status=ReminderStatus.SENT, sent_at=now, attempts=reminder.attempts + 1, last_error=""
+    )
     logger.info("Reminder %s sent (%s).", reminder_id, reminder.channel)
     return ReminderStatus.SENT
 

@@ -7,6 +7,8 @@ import smtplib
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import make_msgid
+from django.core.mail.utils import DNS_NAME
 
 from infusions.models import Reminder
 from infusions.reminders.messages import render_email, render_sms
@@ -29,6 +31,7 @@ class EmailTransport:
             body=message.text,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[reminder.session.patient.email],
+            headers={"Message-ID": make_msgid(domain=DNS_NAME)},  # recorded as the attempt's provider id
         )
         email.attach_alternative(message.html, "text/html")
         if message.ics:

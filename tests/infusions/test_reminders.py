@@ -227,6 +227,15 @@ def test_two_sweeps_back_to_back_send_each_reminder_once(center, frozen_now):
     assert Reminder.objects.filter(status="sent").count() == 6  # and as many SMS
 
 
+def test_each_send_is_recorded_as_an_attempt_with_the_providers_id(center, sms_outbox):
+    book(center, patient("both"), "2027-03-11")
+    sweep()
+    attempts = {a.reminder.channel: a for a in ReminderAttempt.objects.select_related("reminder")}
+    assert {a.outcome for a in attempts.values()} == {"sent"}
+    assert attempts["email"].provider_id == mail.outbox[0].extra_headers["Message-ID"]
+    assert attempts["sms"].provider_id == sms_outbox[0]["id"]
+
+
 def test_a_sweep_sends_nothing_before_it_is_due(center, frozen_now):
     session = book(center, patient(), "2027-03-11")
     sweep()
