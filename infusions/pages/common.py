@@ -16,6 +16,7 @@ from infusions.models import Center
 from patients.roles import STAFF_ROLES, Role, has_role
 
 CLINICAL_ROLES = (Role.SCHEDULER, Role.NURSE, Role.ADMIN)
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 
 
 def page(*roles: Role) -> Callable:
@@ -45,7 +46,7 @@ def chosen_center(request: HttpRequest) -> Center | None:
     raw = request.GET.get("center", "")
     if not raw:
         return Center.objects.order_by("name").first()
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise BadRequest("A center is given by its number.")
     try:
         return Center.objects.get(pk=int(raw))
@@ -54,13 +55,16 @@ def chosen_center(request: HttpRequest) -> Center | None:
 
 
 def chosen_date(request: HttpRequest, name: str, center: Center | None) -> dt.date:
-    """`?<name>=YYYY-MM-DD`, else today in the center's zone; 400 for a malformed date."""
+    """`?<name>=YYYY-MM-DD`, else today in the center's zone; 400 for a malformed or far date."""
     raw = request.GET.get(name, "")
     if not raw:
         from django.utils import timezone
 
         return timezone.localdate(timezone=center.zone) if center else timezone.localdate()
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError:
         raise BadRequest("Dates are written YYYY-MM-DD.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:  # far dates overflow time-zone arithmetic
+        raise BadRequest(f"Choose a date between {FIRST_DAY:%Y} and {LAST_DAY:%Y}.")
+    return day
