@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import secrets
 from decimal import Decimal
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -13,7 +14,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from simple_history.models import HistoricalRecords
 
 E164 = RegexValidator(r"^\+[1-9]\d{6,14}$", "Enter the phone number in E.164 form, e.g. +12125550100.")
@@ -51,6 +54,11 @@ class ReminderChannel(models.TextChoices):
     NONE = "none", "No reminders"
 
 
+# secrets.token_urlsafe(32): 256 random bits in 43 URL-safe characters.
+CALENDAR_TOKEN_BYTES = 32
+CALENDAR_TOKEN_LENGTH = 64
+
+
 class PatientQuerySet(models.QuerySet):
     def visible_to(self, user) -> PatientQuerySet:
         """Staff see every patient; a patient only their own record."""
@@ -69,6 +77,17 @@ class PatientQuerySet(models.QuerySet):
         return self.filter(
             Q(mrn__iexact=text) | Q(family_name__icontains=text) | Q(given_name__icontains=text)
         )
+
+    def by_calendar_token(self, token: str) -> Patient | None:
+        """The patient whose calendar feed `token` opens, while their portal account is active."""
+        if not token or len(token) > CALENDAR_TOKEN_LENGTH:
+            return None
+        patient = self.filter(calendar_token=token, user__is_active=True).first()
+        # The database may compare without regard to case (MySQL collations do);
+        # the token is a secret, so the final check is exact and constant-time.
+        if patient is None or not constant_time_compare(patient.calendar_token, token):
+            return None
+        return patient
 
     def with_latest_weight(self) -> PatientQuerySet:
         latest = PatientWeight.objects.filter(patient=models.OuterRef("pk")).order_by("-measured_on", "-id")
@@ -125,10 +144,19 @@ class Patient(models.Model):
         related_name="patient",
         help_text="The patient's portal account.",
     )
+    calendar_token = models.CharField(
+        max_length=CALENDAR_TOKEN_LENGTH,
+        unique=True,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The secret in the patient's calendar feed address; blank when the feed is off.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords()
+    # The feed token is a credential, not clinical data: kept out of the audit history.
+    history = HistoricalRecords(excluded_fields=["calendar_token"])
     objects = PatientQuerySet.as_manager()
 
     class Meta:
@@ -173,6 +201,26 @@ class Patient(models.Model):
     def today(self) -> dt.date:
         """The date in the patient's own time zone."""
         return timezone.localdate(timezone=ZoneInfo(self.time_zone))
+
+    def issue_calendar_token(self) -> str:
+        """A new feed token; the previous address, if any, stops working."""
+        self._set_calendar_token(secrets.token_urlsafe(CALENDAR_TOKEN_BYTES))
+        return self.calendar_token
+
+    def calendar_feed_path(self) -> str | None:
+        """The feed's path, /portal/calendar/<token>.ics, or None while the feed is off."""
+        if not self.calendar_token:
+            return None
+        return reverse("portal-calendar", args=[self.calendar_token])
+
+    def revoke_calendar_token(self) -> None:
+        self._set_calendar_token(None)
+
+    def _set_calendar_token(self, token: str | None) -> None:
+        # An UPDATE rather than save(): the token is kept out of the audit
+        # history, so a history row would record a change it cannot show.
+        Patient.objects.filter(pk=self.pk).update(calendar_token=token)
+        self.calendar_token = token
 
     def latest_weight(self) -> PatientWeight | None:
         return self.weights.order_by("-measured_on", "-id").first()

@@ -117,3 +117,10 @@ class PreferencesSerializer(PatientSerializer):
     class Meta:
         model = Patient
         fields = ["reminder_channel", "quiet_hours_start", "quiet_hours_end", "phone", "email"]
+
+
+class CalendarFeedSerializer(serializers.Serializer):
+    url = serializers.URLField(
+        read_only=True,
+        help_text="The private address a calendar app subscribes to; anyone holding it sees the appointments.",
+    )

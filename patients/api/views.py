@@ -10,7 +10,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from infusions.reminders.planning import reminders_refresh_for_patient
-from patients.api.serializers import PatientSerializer, PatientWeightSerializer, PreferencesSerializer
+from patients.api.serializers import (
+    CalendarFeedSerializer,
+    PatientSerializer,
+    PatientWeightSerializer,
+    PreferencesSerializer,
+)
 from patients.models import Patient
 from patients.roles import EVERY_ROLE, Role, RoleAccessMixin
 
@@ -26,7 +31,11 @@ class PatientViewSet(RoleAccessMixin, viewsets.ModelViewSet):
     serializer_class = PatientSerializer
     read_roles = EVERY_ROLE
     write_roles = (Role.SCHEDULER, Role.ADMIN)
-    action_write_roles = {"weights": (Role.SCHEDULER, Role.NURSE, Role.ADMIN), "preferences": (Role.PATIENT,)}
+    action_write_roles = {
+        "weights": (Role.SCHEDULER, Role.NURSE, Role.ADMIN),
+        "preferences": (Role.PATIENT,),
+        "calendar_feed": (Role.PATIENT,),
+    }
     filterset_fields = ["sex", "iga_status", "thrombosis_risk", "renal_risk", "diabetes"]
 
     def perform_update(self, serializer: PatientSerializer) -> None:
@@ -55,6 +64,31 @@ class PatientViewSet(RoleAccessMixin, viewsets.ModelViewSet):
             serializer.save()
             reminders_refresh_for_patient(patient)
         return Response(serializer.data)
+
+    @extend_schema(methods=["POST"], request=None, responses=CalendarFeedSerializer)
+    @extend_schema(methods=["DELETE"], request=None, responses={204: None})
+    @action(
+        detail=False,
+        methods=["post", "delete"],
+        url_path="me/calendar-feed",
+        serializer_class=CalendarFeedSerializer,
+    )
+    def calendar_feed(self, request: Request) -> Response:
+        """A patient's private calendar subscription address (iCalendar).
+
+        POST issues a new address, and the previous one stops working; DELETE
+        turns the feed off. The address needs no login, so it is the secret:
+        only the patient can read or change it.
+        """
+        patient = Patient.objects.filter(user=request.user).first()
+        if patient is None:
+            raise NotFound("Only a patient account has a calendar feed.")
+        if request.method == "DELETE":
+            patient.revoke_calendar_token()
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        patient.issue_calendar_token()
+        url = request.build_absolute_uri(patient.calendar_feed_path())
+        return Response(CalendarFeedSerializer({"url": url}).data)
 
     def get_queryset(self) -> QuerySet[Patient]:
         patients = Patient.objects.visible_to(self.request.user).with_latest_weight()
