@@ -66,6 +66,12 @@ class InfusionSessionQuerySet(models.QuerySet):
         """Sessions that hold their chair (not cancelled, not a no-show)."""
         return self.exclude(status__in=RELEASED_STATUSES)
 
+    def needing_rebooking(self) -> InfusionSessionQuerySet:
+        """Booked sessions whose re-planned chair time (after a reaction) no longer fits."""
+        return self.filter(
+            needs_rebooking=True, status__in=(SessionStatus.SCHEDULED, SessionStatus.CONFIRMED)
+        )
+
     def overlapping(self, start: dt.datetime, end: dt.datetime) -> InfusionSessionQuerySet:
         """Half-open [start, end): a session ending at 10:00 does not overlap one starting then."""
         return self.filter(start__lt=end, end__gt=start)

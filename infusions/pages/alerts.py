@@ -49,9 +49,7 @@ def failed_reminders(now: dt.datetime) -> QuerySet[Reminder]:
 def flagged_sessions() -> QuerySet[InfusionSession]:
     """Booked sessions whose re-planned chair time no longer fits (as GET /api/v1/flagged-sessions/)."""
     return (
-        InfusionSession.objects.filter(
-            needs_rebooking=True, status__in=(SessionStatus.SCHEDULED, SessionStatus.CONFIRMED)
-        )
+        InfusionSession.objects.needing_rebooking()
         .select_related("patient", "center", "chair")
         .order_by("start", "id")
     )

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from infusions import chairside
 from infusions.api.records.entries import RECORD_READERS, _refused
 from infusions.api.records.serializers import SESSION_STATUS_TEXT
-from infusions.models import InfusionSession, SessionStatus
+from infusions.models import InfusionSession
 from patients.models import Patient
 from patients.roles import Role, RoleAccessMixin
 
@@ -54,13 +54,7 @@ class FlaggedSessionsView(RoleAccessMixin, generics.ListAPIView):
     filter_backends: list = []
 
     def get_queryset(self) -> QuerySet[InfusionSession]:
-        return (
-            InfusionSession.objects.filter(
-                needs_rebooking=True, status__in=(SessionStatus.SCHEDULED, SessionStatus.CONFIRMED)
-            )
-            .select_related("patient")
-            .order_by("start", "id")
-        )
+        return InfusionSession.objects.needing_rebooking().select_related("patient").order_by("start", "id")
 
 
 class CapClearInput(serializers.Serializer):
