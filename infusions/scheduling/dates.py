@@ -59,3 +59,32 @@ def offset_matches_zone(instant: dt.datetime, zone: ZoneInfo) -> bool:
     """
     offset = instant.utcoffset()
     return offset == dt.timedelta(0) or offset == instant.astimezone(zone).utcoffset()
+
+
+def zone_offsets(zone: ZoneInfo, first: dt.date, days: int) -> list[dict]:
+    """The zone's UTC offset from `first` for `days` days, as the local wall-clock times
+    ("YYYY-MM-DDTHH:MM") from which each offset applies.
+
+    The page turns a local date and time into an instant with its offset from this
+    list; a wall-clock time that does not exist (a skipped daylight-saving hour) is
+    then refused by the API with a message naming the zone.
+    """
+    instant = dt.datetime.combine(first, dt.time.min, tzinfo=zone).astimezone(dt.UTC)
+    until = instant + dt.timedelta(days=days)
+
+    def entry(at: dt.datetime) -> dict:
+        local = at.astimezone(zone)
+        offset = local.isoformat()[19:] or "+00:00"
+        return {"from": f"{local:%Y-%m-%dT%H:%M}", "offset": offset}
+
+    changes = [entry(instant)]
+    day = dt.timedelta(days=1)
+    while instant < until:
+        if (instant + day).astimezone(zone).utcoffset() != instant.astimezone(zone).utcoffset():
+            step = dt.timedelta(minutes=15)  # offsets change on quarter hours
+            moment = instant
+            while moment.astimezone(zone).utcoffset() == instant.astimezone(zone).utcoffset():
+                moment += step
+            changes.append(entry(moment))
+        instant += day
+    return changes

@@ -21,8 +21,8 @@ from infusions.api.records import (
 )
 from infusions.chairside import reaction_record, session_complete, vitals_record
 from infusions.models import InfusionSession, LotUse, Premedication, Product, RateChange, Reaction, VitalSigns
-from infusions.pages.sessions import zone_offsets
 from infusions.scheduling.booking import session_book, session_transition
+from infusions.scheduling.dates import zone_offsets
 from tests.chairside_support import START, at, follow_the_ladder, log_rate, make_center, running_session
 from tests.factories import PlanFactory
 
