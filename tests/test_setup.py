@@ -63,6 +63,25 @@ def test_production_settings_start_with_the_required_values():
     assert result.returncode == 0, result.stderr
 
 
+def test_production_settings_pass_the_deployment_checks_with_no_warnings():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}},
+            "DEBUG": "false",
+            "SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghij",
+            "ALLOWED_HOSTS": "chairside.example",
+            "SITE_URL": "https://chairside.example",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
 @pytest.mark.django_db
 def test_models_and_migrations_agree():
     out = StringIO()
