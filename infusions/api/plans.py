@@ -14,15 +14,15 @@ from rest_framework.response import Response
 
 from infusions import dosing
 from infusions.api.dose import DoseCalculationResponse, dose_json
-from infusions.api.sessions import SessionSerializer
+from infusions.api.sessions import OffsetDateTimeField, SessionSerializer
 from infusions.calculations import (
     Contraindicated,
     contraindication_check,
     plan_dose,
     with_dose_inputs,
 )
-from infusions.models import Indication, InfusionPlan, Interval, Product, Protocol
-from infusions.scheduling.booking import BookingError, SeriesConflict, SlotConflict, plan_book
+from infusions.models import Chair, Indication, InfusionPlan, Interval, Product, Protocol
+from infusions.scheduling.booking import BookingError, Choice, SeriesConflict, SlotConflict, plan_book
 from infusions.scheduling.placement import Conflict
 from patients.models import Patient
 from patients.roles import EVERY_ROLE, Role, RoleAccessMixin
@@ -168,6 +168,30 @@ SeriesConflictSerializer = inline_serializer(
 )
 
 
+class BookChoiceSerializer(serializers.Serializer):
+    course = serializers.IntegerField(min_value=1, max_value=52)
+    day = serializers.IntegerField(min_value=1, max_value=5)
+    start = OffsetDateTimeField(help_text="ISO 8601 with its offset, as an alternative gave it.")
+    chair = serializers.PrimaryKeyRelatedField(queryset=Chair.objects.all())
+
+
+class PlanBookRequest(serializers.Serializer):
+    """An optional body for `book`: chosen times for course days that a 409 refused."""
+
+    choices = BookChoiceSerializer(
+        many=True,
+        required=False,
+        help_text="A start and chair for some course days, e.g. picked from a 409's alternatives; "
+        "the other days are placed as usual, and the whole series is still booked or nothing.",
+    )
+
+    def choices_for_booking(self) -> list[Choice]:
+        return [
+            Choice(course=c["course"], day=c["day"], start=c["start"], chair=c["chair"])
+            for c in self.validated_data.get("choices", [])
+        ]
+
+
 class PlanViewSet(RoleAccessMixin, viewsets.ModelViewSet):
     """Infusion plans. Schedulers and admins write; staff read; a patient reads their own."""
 
@@ -183,7 +207,7 @@ class PlanViewSet(RoleAccessMixin, viewsets.ModelViewSet):
         serializer.save(created_by=self.request.user)
 
     @extend_schema(
-        request=None,
+        request=PlanBookRequest,
         responses={
             201: SessionSerializer(many=True),
             409: OpenApiResponse(
@@ -193,10 +217,17 @@ class PlanViewSet(RoleAccessMixin, viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def book(self, request: Request, pk: str | None = None) -> Response:
-        """Book every remaining course of the plan into chairs, all or nothing."""
+        """Book every remaining course of the plan into chairs, all or nothing.
+
+        With no body, every day is placed; with `choices`, those course days go
+        at the chosen start and chair. A choice that no longer fits is a 409
+        with fresh alternatives; nothing is booked on any refusal.
+        """
         plan = self.get_object()
+        body = PlanBookRequest(data=request.data)
+        body.is_valid(raise_exception=True)
         try:
-            sessions = plan_book(plan=plan, by=request.user)
+            sessions = plan_book(plan=plan, by=request.user, choices=body.choices_for_booking())
         except BookingError as exc:
             raise ValidationError({exc.field: [str(exc)]}) from exc
         except SlotConflict as exc:
