@@ -144,7 +144,7 @@ def book_once(plan) -> tuple[list[str], float, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from infusions.scheduling.booking import plan_book
+    from infusions.scheduling.series import plan_book
 
     with CaptureQueriesContext(connection) as captured:
         began = time.perf_counter()
@@ -164,7 +164,7 @@ def unbook(plan) -> None:
 def in_ledger_range(center, plan) -> int:
     """Live sessions of the center inside the dates plan_book loads (first course - 1 day to last + slack)."""
     from infusions.models import InfusionSession
-    from infusions.scheduling.booking import COURSE_SPAN_SLACK
+    from infusions.scheduling.series import COURSE_SPAN_SLACK
 
     first = plan.start_date - dt.timedelta(days=1)
     last = plan.start_date + dt.timedelta(days=28 * (COURSES - 1) + plan.window_days + COURSE_SPAN_SLACK + 1)

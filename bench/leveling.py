@@ -119,7 +119,8 @@ def build_center():
 
 def book_with_chairside(plans) -> int:
     """plan_book every plan; returns how many were refused as a whole."""
-    from infusions.scheduling.booking import SeriesConflict, plan_book
+    from infusions.scheduling.booking import SeriesConflict
+    from infusions.scheduling.series import plan_book
 
     refused = 0
     for plan in plans:
@@ -170,9 +171,10 @@ def book_with_first_fit(center, plans) -> int:
     """Place every plan first-fit on one in-memory Ledger, then store the sessions; returns refusals."""
     from infusions.calculations import LONG_GAP, plan_dose
     from infusions.models import InfusionSession
-    from infusions.scheduling.booking import COURSE_SPAN_SLACK, ChairTime, remaining_courses
+    from infusions.scheduling.booking import ChairTime
     from infusions.scheduling.ledger import Booking, Ledger
     from infusions.scheduling.placement import ALTERNATIVE_DAYS, Conflict, History, SeriesSpec
+    from infusions.scheduling.series import COURSE_SPAN_SLACK, remaining_courses
 
     placer_class = first_fit_placer_class()
     courses = {plan.pk: remaining_courses(plan) for plan in plans}

@@ -22,8 +22,9 @@ from infusions.calculations import (
     with_dose_inputs,
 )
 from infusions.models import Chair, Indication, InfusionPlan, Interval, Product, Protocol
-from infusions.scheduling.booking import BookingError, Choice, SeriesConflict, SlotConflict, plan_book
+from infusions.scheduling.booking import BookingError, SeriesConflict, SlotConflict
 from infusions.scheduling.placement import Conflict
+from infusions.scheduling.series import Choice, plan_book
 from patients.models import Patient
 from patients.roles import EVERY_ROLE, Role, RoleAccessMixin
 

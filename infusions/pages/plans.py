@@ -33,7 +33,6 @@ from infusions.models import (
 )
 from infusions.pages.common import staff_page
 from infusions.pages.patients import safety_flags
-from infusions.scheduling.booking import remaining_courses
 from infusions.scheduling.ledger import (
     CENTER_CLOSED,
     CHAIR_BUSY,
@@ -42,6 +41,7 @@ from infusions.scheduling.ledger import (
     OUTSIDE_HOURS,
     PATIENT_BUSY,
 )
+from infusions.scheduling.series import remaining_courses
 from patients.models import Patient
 from patients.roles import Role, has_role
 

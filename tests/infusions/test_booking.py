@@ -16,11 +16,11 @@ from infusions.scheduling.booking import (
     InvalidTransition,
     SeriesConflict,
     SlotConflict,
-    plan_book,
     session_book,
     session_reschedule,
     session_transition,
 )
+from infusions.scheduling.series import plan_book
 from tests.factories import CenterFactory, ChairFactory, PatientFactory, PatientWeightFactory, PlanFactory
 
 NEW_YORK = ZoneInfo("America/New_York")

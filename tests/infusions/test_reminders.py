@@ -165,7 +165,7 @@ def test_a_series_sends_one_booked_message_and_reminds_of_each_session(center):
     plan = PlanFactory(
         patient=patient(), center=center, start_date=dt.date(2027, 3, 8), course_count=2, days_per_course=2
     )
-    from infusions.scheduling.booking import plan_book
+    from infusions.scheduling.series import plan_book
 
     sessions = plan_book(plan=plan)
     kinds = Reminder.objects.filter(session__in=sessions).values_list("kind", flat=True)

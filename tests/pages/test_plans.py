@@ -14,7 +14,7 @@ import time_machine
 from django.test import Client
 
 from infusions.api.plans import PlanSerializer
-from infusions.scheduling.booking import plan_book
+from infusions.scheduling.series import plan_book
 from tests.factories import (
     CenterFactory,
     ChairFactory,
