@@ -87,5 +87,5 @@ def session_when(session: InfusionSession) -> dict[str, str]:
     return {
         "center": session.center.short_name,
         "date": f"{local:%A} {local.day} {local:%B %Y}",
-        "time": f"{local:%H:%M} {local.tzname()}",
+        "time": f"{local:%H:%M} {local.tzname()} ({session.center.time_zone})",
     }

@@ -305,11 +305,25 @@
       return item;
     }
 
+    async function refreshSessionsCard() {
+      // The page renders the plan's sessions; read it again rather than rebuild the table here.
+      try {
+        const response = await fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+        if (!response.ok) return;
+        const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("plan-sessions");
+        const card = document.getElementById("plan-sessions");
+        if (fresh && card) card.replaceWith(fresh);
+      } catch (error) {
+        // The list below still shows what was booked.
+      }
+    }
+
     function showBooked(sessions) {
       conflictsForm.hidden = true;
       if (bookButton) bookButton.hidden = true;
       document.getElementById("booked-sessions").replaceChildren(...sessions.map(sessionLink));
       booked.hidden = false;
+      refreshSessionsCard();
       const badge = document.querySelector("[data-testid=plan-status]");
       if (badge) badge.textContent = "Active";
       const remaining = document.getElementById("remaining-courses");
@@ -347,11 +361,12 @@
       kept = sent.filter((choice) => !refused.has(`${choice.course}-${choice.day}`));
       offered = {};
       conflictList.replaceChildren(
-        element("p", {}, `${body.detail} Nothing was booked. Pick a time for each course below, then book again.`),
+        element("p", {}, "Pick a time for each course below, then book again."),
         ...body.conflicts.map(conflictFieldset),
       );
       Chairside.clearErrors(conflictsForm);
       conflictsForm.hidden = false;
+      if (bookButton) bookButton.hidden = true;  // "Book with these times" takes over
       Chairside.announce(status, body.detail + " Nothing was booked.", "warn");
     }
 

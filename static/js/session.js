@@ -155,6 +155,7 @@
     }
     C.clearErrors(form);
     form.reset();
+    C.announce(notice(), "");  // the last status message is out of date once an entry is saved
     const completed = kind === "reaction" && result.data.consequences && result.data.consequences.session_completed;
     await refresh({ forms: completed });
     const current = document.getElementById(form.id);

@@ -79,7 +79,7 @@ def test_opening_a_confirm_link_shows_the_appointment_and_changes_nothing(client
 
     assert response.status_code == 200
     text = page(response)
-    assert "Riverside IC, Thursday 11 March 2027 at 10:00 EST." in text
+    assert "Riverside IC, Thursday 11 March 2027 at 10:00 EST (America/New_York)." in text
     assert '<form method="post">' in text
     assert "Confirm my appointment" in text
     # A mail scanner that prefetches the link must not confirm anything.
@@ -92,7 +92,7 @@ def test_posting_a_confirm_link_confirms_the_session_and_thanks_the_patient(clie
 
     assert response.status_code == 200
     assert "Thank you" in page(response)
-    assert "Your appointment at Riverside IC on Thursday 11 March 2027 at 10:00 EST is confirmed." in page(
+    assert "Your appointment at Riverside IC on Thursday 11 March 2027 at 10:00 EST (America/New_York) is confirmed." in page(
         response
     )
     assert fresh(session).status == "confirmed"
@@ -263,7 +263,7 @@ def test_a_link_for_an_earlier_time_says_where_the_appointment_moved_and_does_no
     assert opened.status_code == posted.status_code == 410
     text = page(opened)
     assert "Your appointment has moved" in text
-    assert "It is now at Riverside IC on Friday 12 March 2027 at 09:00 EST." in text
+    assert "It is now at Riverside IC on Friday 12 March 2027 at 09:00 EST (America/New_York)." in text
     assert "Thursday 11 March" not in text
     assert "<form" not in text
     after = fresh(session)

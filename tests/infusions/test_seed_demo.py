@@ -8,6 +8,7 @@ import time_machine
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from infusions.models import Center, InfusionPlan, InfusionSession, Product, Reminder
 from patients.models import Patient, PatientWeight
@@ -108,7 +109,8 @@ def test_past_sessions_are_done_and_future_ones_are_booked(seeded):
 
 def test_demo_accounts_log_in_with_password_demo(seeded):
     for username in ("scheduler", "nurse", "pharmacist", "patient"):
-        assert authenticate(username=username, password="demo") is not None
+        login = RequestFactory().post("/accounts/login/")
+        assert authenticate(login, username=username, password="demo") is not None
     assert Patient.objects.get(user__username="patient").mrn == "DEMO0001"
 
 
