@@ -1,5 +1,6 @@
 """What browser tests do again and again: log in through the real form, read the
-API as the logged-in browser, and keep screenshots of what the user saw.
+API as the logged-in browser, move the server's clock, check that a part of a page
+fits the window, and keep screenshots of what the user saw.
 
 Every test drives Debian's Chromium (CHROMIUM) against pytest-django's
 `live_server`; pages are found the way a user finds them, by label and by
@@ -8,11 +9,13 @@ button name.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Page
+import time_machine
+from playwright.sync_api import Locator, Page
 from pytest_django.live_server_helper import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -79,3 +82,28 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=path, full_page=True)
     return path
+
+
+def server_clock(instant: dt.datetime) -> time_machine.travel:
+    """Set the server's clock (the live server's thread too) to `instant`, ticking on from there.
+
+    Use it as a context manager; its `move_to()` and `shift()` move the clock on, e.g. past a
+    step of the rate ladder. The browser keeps its own clock: pages must take "now" from the server.
+    """
+    return time_machine.travel(instant, tick=True)
+
+
+def sideways_overflow(locator: Locator) -> float:
+    """How many pixels the element's content sticks out of its box sideways (0 when it fits)."""
+    return locator.evaluate("(node) => Math.max(0, node.scrollWidth - node.clientWidth)")
+
+
+def inside_viewport(page: Page, locator: Locator) -> bool:
+    """The element is drawn whole across the window's width (a user need not scroll sideways to it)."""
+    box, viewport = locator.bounding_box(), page.viewport_size
+    return (
+        box is not None
+        and viewport is not None
+        and box["x"] >= 0
+        and box["x"] + box["width"] <= viewport["width"]
+    )
