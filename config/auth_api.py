@@ -12,8 +12,16 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.throttling import ScopedRateThrottle
 
 
+class AddressRateThrottle(ScopedRateThrottle):
+    """Counts by client address whoever is calling: a signed-in caller buys no extra guesses."""
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
 class TokenView(ObtainAuthToken):
-    throttle_classes = [ScopedRateThrottle]
+    authentication_classes = ()  # credentials are in the body; a token header proves nothing here
+    throttle_classes = [AddressRateThrottle]
     throttle_scope = "auth-token"
     extra_error_codes = ("429",)
 

@@ -87,4 +87,4 @@ def _notify_schedulers(session_id: int, action: str) -> None:
         recipient_list=addresses,
         fail_silently=True,
     )
-    logger.info("Schedulers told that session %s was %s by the patient.", session.pk, action)
+    logger.info("Schedulers told that a patient %s session %s.", what, session.pk)
