@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Callable
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError
+from kombu.exceptions import OperationalError as BrokerError
 
 from infusions.models import Reminder, ReminderAttempt, ReminderKind, ReminderStatus
 from infusions.reminders.transports import TransportError, transport_for
@@ -29,6 +30,8 @@ STALE_AFTER = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 FIRST_BACKOFF = dt.timedelta(minutes=1)  # then 2, 4, 8 minutes
 BATCH = 1000
+RECORD_TRIES = 6  # after a send, about 6 s of reconnecting before giving the row to the stale sweep
+RECORD_PAUSE = 0.2
 # What a send reads: the message needs the center and the time, the transport an address.
 SEND_FIELDS = (
     "id",
@@ -87,7 +90,7 @@ def _enqueue_all(ids: list[int], enqueue: Callable[[int], object]) -> None:
     for reminder_id in ids:
         try:
             enqueue(reminder_id)
-        except (OperationalError, OSError) as exc:
+        except (BrokerError, OSError) as exc:
             # The broker is down: give the row back now rather than wait for the stale sweep.
             Reminder.objects.filter(pk=reminder_id, status=ReminderStatus.QUEUED).update(
                 status=ReminderStatus.PENDING, claim=None, claimed_at=None
@@ -116,15 +119,35 @@ def reminder_send(reminder_id: int) -> str:
         provider_id = transport_for(reminder.channel).send(reminder)
     except TransportError as exc:
         return _record_failure(reminder, exc, now)
-    # The attempt first, then the row: a crash between the two leaves the row
-    # `sending`, which the stale sweep resends (the documented duplicate window)
-    # and records as a second attempt. No transaction needed, so none is paid for.
-    _record(reminder, ReminderAttempt.Outcome.SENT, now, provider_id=provider_id)
-    Reminder.objects.filter(pk=reminder_id).update(
-        status=ReminderStatus.SENT, sent_at=now, attempts=reminder.attempts + 1, last_error=""
-    )
+
+    def record_sent() -> None:
+        # The attempt first, then the row: a crash between the two leaves the row
+        # `sending`, which the stale sweep resends (the documented duplicate window)
+        # and records as a second attempt. No transaction needed, so none is paid for.
+        _record(reminder, ReminderAttempt.Outcome.SENT, now, provider_id=provider_id)
+        Reminder.objects.filter(pk=reminder_id).update(
+            status=ReminderStatus.SENT, sent_at=now, attempts=reminder.attempts + 1, last_error=""
+        )
+
+    _outlasting_reconnects(record_sent)
     logger.info("Reminder %s sent (%s).", reminder_id, reminder.channel)
     return ReminderStatus.SENT
+
+
+def _outlasting_reconnects(write: Callable[[], None]) -> None:
+    """Run `write` once the provider has the message: if the database dropped the
+    connection meanwhile (a restart or failover), reconnect and write again rather
+    than leave the row `sending` to be sent a second time."""
+    for attempt in range(RECORD_TRIES):
+        try:
+            write()
+            return
+        except (OperationalError, InterfaceError):
+            if attempt == RECORD_TRIES - 1 or connection.in_atomic_block:
+                raise
+            logger.warning("Database connection lost while recording a sent reminder; reconnecting.")
+            connection.close()  # the next query opens a new connection
+            time.sleep(RECORD_PAUSE * 2**attempt)
 
 
 def _outdated(reminder: Reminder) -> bool:

@@ -6,114 +6,26 @@ them against its own Redis, and one test starts a Redis of its own to stop it.
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import threading
-import time
-from decimal import Decimal
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
-from celery import Celery
 from django.core import mail
-from django.db import connection, connections
+from django.db import connections
 
 from infusions.models import Reminder
 from infusions.reminders.dispatch import reminder_send, reminders_dispatch
-from infusions.scheduling.booking import session_book
 from tests.conftest import redis_url
-from tests.factories import CenterFactory, ChairFactory, PatientFactory, PatientWeightFactory
+from tests.delivery_support import (
+    book_sessions,
+    client_for,
+    free_port,
+    start_redis,
+    start_worker,
+    stop,
+    wait_until,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-NEW_YORK = ZoneInfo("America/New_York")
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-def book_sessions(count: int, channel: str = "email") -> list:
-    center = CenterFactory(short_name="Northside", default_nurses_on_duty=20)
-    chairs = [ChairFactory(center=center, name=f"C{n}") for n in range(count)]
-    start = (dt.datetime.now(NEW_YORK) + dt.timedelta(days=30)).replace(
-        hour=9, minute=0, second=0, microsecond=0
-    )
-    while start.weekday() > 4:
-        start += dt.timedelta(days=1)
-    sessions = []
-    for n, chair in enumerate(chairs):
-        patient = PatientFactory(reminder_channel=channel, phone=f"+1202555{n:04d}")
-        PatientWeightFactory(patient=patient, weight_kg=Decimal("70"))
-        sessions.append(
-            session_book(patient=patient, center=center, chair=chair, start=start, chair_minutes=60)
-        )
-    return sessions
-
-
-def database_url() -> str:
-    s = connection.settings_dict
-    return (
-        f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-    )
-
-
-def start_worker(broker: str, tmp_path: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "CELERY_BROKER_URL": broker,
-        "EMAIL_URL": "filemail://",
-        "EMAIL_FILE_PATH": str(tmp_path / "mail"),
-        "SMS_BACKEND": "file",
-        "SMS_FILE_PATH": str(tmp_path / "sms.jsonl"),
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            f"--hostname=delivery-{os.getpid()}@localhost",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def stop(process: subprocess.Popen) -> str:
-    process.terminate()
-    try:
-        output, _ = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-    return output.decode(errors="replace")[-4000:]
-
-
-def wait_until(condition, seconds: float = 60) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.5)
-    return False
-
-
-def client_for(broker: str) -> Celery:
-    client = Celery("probe", broker=broker)
-    client.conf.broker_connection_timeout = 2
-    client.conf.task_publish_retry_policy = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
-    return client
 
 
 def all_sent(sessions) -> bool:
@@ -161,43 +73,6 @@ def test_a_real_worker_on_redis_delivers_a_due_reminder(tmp_path, monkeypatch):
     assert "Northside" in sms
     mails = list((tmp_path / "mail").iterdir())
     assert len(mails) == 1 and "Northside" in mails[0].read_text()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_redis(port: int, tmp_path: Path) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    assert wait_until(lambda: _answers(port), 10), "redis-server did not start"
-    return server
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 @pytest.mark.redis
