@@ -28,6 +28,12 @@ def arguments(description: str, *, workers: bool = False) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     if workers:
         parser.add_argument("--workers", type=int, default=1, help="sending processes at once (default 1)")
+        parser.add_argument(
+            "--celery",
+            metavar="BROKER_URL",
+            help="send through a real Celery worker (prefork, --workers processes) on this broker, "
+            "e.g. redis://127.0.0.1:6379/13; needs --postgres",
+        )
     parser.add_argument(
         "--postgres",
         metavar="URL",

@@ -5,6 +5,11 @@ the goal is queries per reminder that do not grow with the batch, and at least
 500 reminders a second on this machine.
 
     .venv/bin/python bench/reminders.py [--postgres postgres://postgres@127.0.0.1:5432/postgres]
+        [--workers N] [--celery redis://127.0.0.1:6379/13]
+
+With --celery (and --postgres) the sweeps enqueue one task per reminder on that
+broker and a real Celery worker (prefork, --workers processes) sends them; the
+worker's resident memory is sampled when half the batch is sent and at the end.
 """
 
 from __future__ import annotations
@@ -124,6 +129,94 @@ def dispatch_in_processes(workers: int) -> tuple[int, int, float]:
     return Reminder.objects.filter(status="sent").count(), sum(results), seconds
 
 
+def start_worker(broker: str, processes: int):
+    """A Celery worker like the Procfile's, with `processes` pool processes, on the bench database."""
+    import os
+    import subprocess
+
+    from config.celery import app
+
+    app.control.purge()  # nothing left over from an earlier run
+    environment = {
+        **os.environ,
+        "CELERY_BROKER_URL": broker,
+        "EMAIL_URL": "memorymail://",
+        "SMS_BACKEND": "locmem",
+        "LOG_LEVEL": "WARNING",
+        "DEBUG": "false",  # as in production
+        "SECRET_KEY": "bench-only-" + "k" * 50,
+        "ALLOWED_HOSTS": "127.0.0.1",
+    }
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=prefork",
+            f"--concurrency={processes}",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env=environment,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    deadline = time.monotonic() + 60
+    while not app.control.ping(timeout=0.5):
+        if worker.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("The Celery worker did not start.")
+    return worker
+
+
+def worker_memory_mb(worker) -> dict[str, float]:
+    """Resident memory (now and peak) of the worker's busiest process, from /proc."""
+
+    def status(pid: int) -> dict[str, float]:
+        fields = {}
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                fields[name] = int(value.split()[0]) / 1024
+        return fields
+
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+    figures = [status(int(pid)) for pid in [worker.pid, *children]]
+    return max(figures, key=lambda f: f["VmHWM"])
+
+
+def dispatch_through_celery(worker, count: int) -> tuple[int, int, float, dict, dict]:
+    """Sweeps in this process enqueue one task per reminder; the worker sends them."""
+    from django.db import connection
+
+    from infusions.models import Reminder
+    from infusions.reminders.dispatch import reminders_dispatch
+    from infusions.tasks import send_reminder
+
+    queries = [0]
+
+    def counted(execute, sql, params, many, context):
+        queries[0] += 1
+        return execute(sql, params, many, context)
+
+    halfway = None
+    began = time.perf_counter()
+    with connection.execute_wrapper(counted):
+        while reminders_dispatch(enqueue=send_reminder.delay):
+            pass
+    deadline = time.monotonic() + 600
+    while (sent := Reminder.objects.filter(status="sent").count()) < count:
+        if halfway is None and sent >= count // 2:
+            halfway = worker_memory_mb(worker)
+        if time.monotonic() > deadline or worker.poll() is not None:
+            raise SystemExit(f"Only {sent} of {count} reminders were sent.")
+        time.sleep(0.05)
+    seconds = time.perf_counter() - began
+    return sent, queries[0], seconds, halfway or worker_memory_mb(worker), worker_memory_mb(worker)
+
+
 def _sweep_until_empty(_: int) -> int:
     # Small claims, so that the processes share the work as workers share queued sends.
     return dispatch_all(limit=50)[1]
@@ -134,7 +227,13 @@ def peak_rss_mb() -> float:
 
 
 def main() -> None:
+    import os
+
     args = arguments(__doc__.splitlines()[0], workers=True)
+    if args.celery:
+        if not args.postgres:
+            raise SystemExit("--celery needs --postgres: the worker is another process on the same database.")
+        os.environ["CELERY_BROKER_URL"] = args.celery
     with bench_database(args.postgres) as label:
         from django.conf import settings
         from django.core import mail
@@ -142,32 +241,64 @@ def main() -> None:
         from infusions.models import Reminder, ReminderAttempt
         from infusions.reminders import sms
 
+        settings.DEBUG = False  # as in production: no per-query debug log
         settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
         settings.SMS_BACKEND = "locmem"
         logging.getLogger("infusions").setLevel(logging.WARNING)  # one line per send is not the point here
-        print(f"Database: {label}; sending processes: {args.workers}")
+        how = (
+            f"a Celery worker with {args.workers} process(es) on {args.celery}"
+            if args.celery
+            else (f"{args.workers} process(es) sending in turn after each sweep")
+        )
+        print(f"Database: {label}; sending: {how}")
         print(
             f"{'batch':>8} {'sent':>7} {'queries':>8} {'queries/reminder':>17} {'seconds':>8} {'reminders/s':>12}"
         )
-        rates = []
-        per_reminder = []
-        for count in (1_000, 10_000):
-            Reminder.objects.all().delete()
-            make_due_reminders(count, tag=str(count))
-            mail.outbox, sms.outbox[:] = [], []
-            if args.workers > 1:
-                sent, queries, seconds = dispatch_in_processes(args.workers)
-            else:
-                sent, queries, seconds = dispatch_all()
-                assert len(mail.outbox) + len(sms.outbox) == count
-            assert sent == count == Reminder.objects.filter(status="sent").count(), "each sent exactly once"
-            assert ReminderAttempt.objects.count() == count
-            rates.append(sent / seconds)
-            per_reminder.append(queries / sent)
+        worker = start_worker(args.celery, args.workers) if args.celery else None
+        rates, per_reminder, memory = [], [], []
+        try:
+            for count in (1_000, 10_000):
+                Reminder.objects.all().delete()
+                make_due_reminders(count, tag=str(count))
+                mail.outbox, sms.outbox[:] = [], []
+                if worker:
+                    sent, queries, seconds, halfway, end = dispatch_through_celery(worker, count)
+                    memory.append((count, halfway, end))
+                elif args.workers > 1:
+                    sent, queries, seconds = dispatch_in_processes(args.workers)
+                else:
+                    sent, queries, seconds = dispatch_all()
+                    assert len(mail.outbox) + len(sms.outbox) == count
+                assert sent == count == Reminder.objects.filter(status="sent").count(), (
+                    "each sent exactly once"
+                )
+                assert ReminderAttempt.objects.count() == count
+                rates.append(sent / seconds)
+                per_reminder.append(queries / sent)
+                print(
+                    f"{count:>8} {sent:>7} {queries:>8} {queries / sent:>17.2f} {seconds:>8.2f} "
+                    f"{sent / seconds:>12.0f}"
+                )
+        finally:
+            if worker:
+                worker.terminate()
+                worker.wait(timeout=30)
+        if worker:
+            print("(queries counted in the sweeping process only; the worker's sends are not counted)")
+            for count, halfway, end in memory:
+                print(
+                    f"worker memory, {count} batch: {halfway['VmRSS']:.0f} MB resident at half, "
+                    f"{end['VmRSS']:.0f} MB at the end, peak {end['VmHWM']:.0f} MB"
+                )
+            peak = max(end["VmHWM"] for _, _, end in memory)
+            growth = memory[-1][2]["VmRSS"] - memory[-1][1]["VmRSS"]
+            verdict = "PASS" if peak < 200 and growth <= 5 else "FAIL"
             print(
-                f"{count:>8} {sent:>7} {queries:>8} {queries / sent:>17.2f} {seconds:>8.2f} {sent / seconds:>12.0f}"
+                f"{verdict}  worker memory under 200 MB ({peak:.0f} MB) and not growing in the second half "
+                f"of the 10,000 batch ({growth:+.0f} MB)"
             )
-        print(f"peak resident memory of this process: {peak_rss_mb():.0f} MB")
+        else:
+            print(f"peak resident memory of this process: {peak_rss_mb():.0f} MB")
         print(
             f"queries per reminder, 10,000 / 1,000: {per_reminder[1] / per_reminder[0]:.2f} (goal: 1.00, no growth)"
         )
