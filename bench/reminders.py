@@ -206,6 +206,7 @@ def dispatch_through_celery(worker, count: int) -> tuple[int, int, float, dict, 
     with connection.execute_wrapper(counted):
         while reminders_dispatch(enqueue=send_reminder.delay):
             pass
+    print(f"  (sweeps claimed and enqueued {count} in {time.perf_counter() - began:.2f} s)")
     deadline = time.monotonic() + 600
     while (sent := Reminder.objects.filter(status="sent").count()) < count:
         if halfway is None and sent >= count // 2:
