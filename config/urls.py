@@ -12,6 +12,8 @@ api_v1 = [
     path("", include("infusions.api.urls")),
 ]
 
+handler404 = "config.api.not_found"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -24,7 +24,8 @@ E164 = RegexValidator(r"^\+[1-9]\d{6,14}$", "Enter the phone number in E.164 for
 
 def validate_time_zone(value: str) -> None:
     if value not in _time_zones():
-        raise ValidationError(f"{value!r} is not an IANA time zone such as America/New_York.")
+        # Quote no more than a zone name's length: the message goes back to whoever sent a megabyte.
+        raise ValidationError(f"{value[:64]!r} is not an IANA time zone such as America/New_York.")
 
 
 @functools.cache

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from infusions import dosing
 from infusions.api.dose import DoseCalculationResponse, dose_json
-from infusions.api.sessions import OffsetDateTimeField, SessionSerializer
+from infusions.api.sessions import OffsetDateTimeField, SessionSerializer, in_planning_years
 from infusions.calculations import (
     Contraindicated,
     contraindication_check,
@@ -54,6 +54,7 @@ class PlanSerializer(serializers.ModelSerializer):
     days_per_course = serializers.IntegerField(min_value=1, max_value=5, default=1)
     course_count = serializers.IntegerField(min_value=1, max_value=52)
     interval_days = serializers.IntegerField(min_value=7, max_value=84, required=False, allow_null=True)
+    start_date = serializers.DateField(validators=[in_planning_years])
     window_days = serializers.IntegerField(min_value=0, max_value=14, default=3)
     time_flexibility_minutes = serializers.IntegerField(min_value=0, max_value=720, default=60)
     premedication = PremedicationOrderSerializer(many=True, required=False)
@@ -92,6 +93,13 @@ class PlanSerializer(serializers.ModelSerializer):
             return dose_json(plan_dose(plan))
         except (dosing.DosingError, Contraindicated):
             return None
+
+    def validate_premedication(self, orders: list[dict]) -> list[dict]:
+        """Each order whole, on a PATCH too: DRF makes a nested serializer's fields optional in a
+        partial update, and an order stored without its dose could not be shown again."""
+        whole = PremedicationOrderSerializer(data=orders, many=True)
+        whole.is_valid(raise_exception=True)
+        return whole.validated_data
 
     def validate(self, attrs: dict) -> dict:
         protocol_data = attrs.pop("protocol", None)
@@ -216,7 +224,7 @@ class PlanViewSet(RoleAccessMixin, viewsets.ModelViewSet):
             ),
         },
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], pagination_class=None)  # answers the whole series
     def book(self, request: Request, pk: str | None = None) -> Response:
         """Book every remaining course of the plan into chairs, all or nothing.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -49,23 +50,39 @@ Conflict409 = inline_serializer(
 )
 
 
+# The years the API plans and records in. Outside them, converting an instant to UTC or to a
+# center's zone, or counting days on from a date, overflows Python's date range (year 1 to 9999).
+PLANNING_YEARS = range(2000, 2100)
+
+
+def in_planning_years(value: dt.date) -> None:
+    """A validator for serializer and filter fields alike (hence Django's ValidationError)."""
+    if value.year not in PLANNING_YEARS:
+        raise DjangoValidationError(f"Give a date from {PLANNING_YEARS.start} to {PLANNING_YEARS.stop - 1}.")
+
+
 class OffsetDateTimeField(serializers.DateTimeField):
-    """An instant with its UTC offset, kept as sent (DRF would convert it, and make a naive one aware)."""
+    """An instant with its UTC offset, kept as sent (DRF would convert it, and make a naive one
+    aware), in `PLANNING_YEARS`."""
 
     def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
         if timezone.is_naive(value):
             raise serializers.ValidationError(
                 "Give the time with its UTC offset, e.g. 2027-01-04T09:00:00-05:00."
             )
+        in_planning_years(value)
         return value
 
 
 class SessionSerializer(serializers.ModelSerializer):
     start = serializers.SerializerMethodField()
     end = serializers.SerializerMethodField()
-    grams = serializers.DecimalField(max_digits=6, decimal_places=2, coerce_to_string=False, read_only=True)
+    # Null for a session booked by hand without a plan: there is no dose to plan.
+    grams = serializers.DecimalField(
+        max_digits=6, decimal_places=2, coerce_to_string=False, read_only=True, allow_null=True
+    )
     volume_ml = serializers.DecimalField(
-        max_digits=7, decimal_places=1, coerce_to_string=False, read_only=True
+        max_digits=7, decimal_places=1, coerce_to_string=False, read_only=True, allow_null=True
     )
 
     class Meta:
@@ -137,7 +154,9 @@ class SessionRescheduleSerializer(serializers.Serializer):
 
 class SessionFilter(django_filters.FilterSet):
     date = django_filters.DateFilter(
-        method="on_date", label="Date in the center's local calendar (needs center)"
+        method="on_date",
+        label="Date in the center's local calendar (needs center)",
+        validators=[in_planning_years],
     )
 
     class Meta:
@@ -328,5 +347,5 @@ class AvailabilityView(RoleAccessMixin, APIView):
 
 class AvailabilityQuery(serializers.Serializer):
     center = serializers.PrimaryKeyRelatedField(queryset=Center.objects.all())
-    date = serializers.DateField()
+    date = serializers.DateField(validators=[in_planning_years])
     minutes = serializers.IntegerField(min_value=15, max_value=720)

@@ -9,6 +9,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api_docs import ERRORS
 from infusions.reminders.planning import reminders_refresh_for_patient
 from patients.api.serializers import (
     CalendarFeedSerializer,
@@ -43,7 +44,7 @@ class PatientViewSet(RoleAccessMixin, viewsets.ModelViewSet):
         if REMINDER_FIELDS & set(serializer.validated_data):
             reminders_refresh_for_patient(patient)
 
-    @extend_schema(methods=["GET"], responses=PreferencesSerializer)
+    @extend_schema(methods=["GET"], responses={200: PreferencesSerializer, 404: ERRORS["404"]})
     @extend_schema(methods=["PATCH"], request=PreferencesSerializer, responses=PreferencesSerializer)
     @action(
         detail=False,

@@ -80,10 +80,11 @@ class EntryListView(SessionScopedMixin, generics.ListCreateAPIView):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def create(self, request: Request, *args, **kwargs) -> Response:
+        session = self.target_session()  # an unknown session is a 404, whatever the body
         payload = self.input_class(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
-            result = self.record(self.target_session(), payload.validated_data, request.user)
+            result = self.record(session, payload.validated_data, request.user)
         except chairside.EntryRefused as exc:
             raise _refused(exc) from exc
         return Response(self.created(result), status=status.HTTP_201_CREATED)

@@ -28,6 +28,10 @@ MAX_ID = 2**63 - 1
 # `status` is a plain string in these outputs: the session-status enum belongs to the Session
 # component, and sharing it with more components breaks drf-spectacular's enum naming.
 SESSION_STATUS_TEXT = "The session's status, as in Session.status."
+# What the method fields below answer: null when there is nothing to say (no correction yet,
+# no ladder position for a superseded rate).
+NULLABLE_INT = serializers.IntegerField(allow_null=True)
+NULLABLE_FLOAT = serializers.FloatField(allow_null=True)
 
 
 # -- output --------------------------------------------------------------------------------
@@ -39,7 +43,8 @@ class EntrySerializer(serializers.ModelSerializer):
     KIND = ""
     kind = serializers.SerializerMethodField()
     at = serializers.SerializerMethodField()
-    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # Null once the user is deleted (SET_NULL), and for entries written without a user.
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     amended_by = serializers.SerializerMethodField()
     superseded = serializers.SerializerMethodField()
 
@@ -64,7 +69,7 @@ class EntrySerializer(serializers.ModelSerializer):
     def get_at(self, entry) -> str:
         return entry.at.astimezone(entry.session.center.zone).isoformat()
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(NULLABLE_INT)
     def get_amended_by(self, entry) -> int | None:
         newer = getattr(entry, "amended_by", None)
         return newer.pk if newer is not None else None
@@ -105,25 +110,25 @@ class RateChangeSerializer(EntrySerializer):
     def _position(self, entry: RateChange) -> chairside.LadderPosition | None:
         return self.context.get("positions", {}).get(entry.pk)
 
-    @extend_schema_field(OpenApiTypes.BOOL)
+    @extend_schema_field(serializers.BooleanField(allow_null=True))
     def get_restart(self, entry: RateChange) -> bool | None:
         """The first rate after a pause: the ladder clock starts again here."""
         position = self._position(entry)
         return position.restart if position else None
 
-    @extend_schema_field(OpenApiTypes.FLOAT)
+    @extend_schema_field(NULLABLE_FLOAT)
     def get_ladder_minute(self, entry: RateChange) -> float | None:
         """Minutes since the start of the infusion, or since the last restart."""
         position = self._position(entry)
         return round(position.elapsed_minutes, 2) if position else None
 
-    @extend_schema_field(OpenApiTypes.FLOAT)
+    @extend_schema_field(NULLABLE_FLOAT)
     def get_planned_rate_mg_kg_min(self, entry: RateChange) -> float | None:
         """The planned ladder rate at this moment (null for a superseded entry)."""
         position = self._position(entry)
         return position.planned_mg_kg_min if position else None
 
-    @extend_schema_field(OpenApiTypes.FLOAT)
+    @extend_schema_field(NULLABLE_FLOAT)
     def get_planned_rate_ml_per_hour(self, entry: RateChange) -> float | None:
         position = self._position(entry)
         if position is None:
