@@ -92,8 +92,9 @@ def test_posting_a_confirm_link_confirms_the_session_and_thanks_the_patient(clie
 
     assert response.status_code == 200
     assert "Thank you" in page(response)
-    assert "Your appointment at Riverside IC on Thursday 11 March 2027 at 10:00 EST (America/New_York) is confirmed." in page(
-        response
+    assert (
+        "Your appointment at Riverside IC on Thursday 11 March 2027 at 10:00 EST (America/New_York) is confirmed."
+        in page(response)
     )
     assert fresh(session).status == "confirmed"
 
