@@ -16,9 +16,12 @@ app.autodiscover_tasks()
 
 @task_prerun.connect
 @task_postrun.connect
-def close_old_connections(**kwargs) -> None:
+def close_old_connections(task=None, **kwargs) -> None:
     """Around each task, as around each web request: drop a connection that is broken
-    (a database restart) or past CONN_MAX_AGE, so the next query opens a good one."""
+    (a database restart) or past CONN_MAX_AGE, so the next query opens a good one.
+    A task run eagerly runs in its caller's transaction, which is left alone."""
     from django.db import close_old_connections as django_close_old_connections
 
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
     django_close_old_connections()

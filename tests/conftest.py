@@ -43,6 +43,16 @@ def _redis_up(url: str) -> bool:
         return False
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests run last and together, whatever else reordered the run: Playwright's
+    event loop lives in the test thread while they run, and each live-server test leaves the
+    tables empty for whatever would come after it."""
+    browser = [item for item in items if item.get_closest_marker("browser")]
+    if browser:
+        items[:] = [item for item in items if not item.get_closest_marker("browser")] + browser
+
+
 @pytest.fixture(autouse=True)
 def _services(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":

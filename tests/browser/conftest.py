@@ -37,10 +37,13 @@ HERE = Path(__file__).resolve().parent
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything in this folder is a browser test (`-m "not browser"` leaves them out)."""
+    """Everything in this folder is a browser test (`-m "not browser"` leaves them out), and
+    transactional: the marker lets pytest-django run them after the tests that roll back,
+    since a live server's test empties the tables when it ends."""
     for item in items:
         if HERE in item.path.resolve().parents:
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.django_db(transaction=True, serialized_rollback=True))
 
 
 @pytest.fixture(scope="package", autouse=True)

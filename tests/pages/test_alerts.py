@@ -36,7 +36,7 @@ def chair(db):
 
 
 @pytest.fixture
-def page(scheduler):
+def alerts_page(scheduler):
     client = Client()
     client.force_login(scheduler)
 
@@ -98,12 +98,12 @@ def listed(part: str, prefix: str) -> set[int]:
 # -- failed reminders -----------------------------------------------------------------
 
 
-def test_failed_reminders_list_the_session_patient_and_error(page, chair):
+def test_failed_reminders_list_the_session_patient_and_error(alerts_page, chair):
     patient = PatientFactory(given_name="Ada", family_name="Byron", mrn="MRN-77")
     session = session_at(chair, in_hours(48), patient=patient)
     reminder = failed_reminder(session, error="Number not reachable by SMS")
 
-    part = section(page(), "failed-reminders")
+    part = section(alerts_page(), "failed-reminders")
 
     assert listed(part, "failed-reminder") == {reminder.pk}
     assert count_in(part, "failed-reminders-count") == 1
@@ -119,7 +119,7 @@ def test_failed_reminders_list_the_session_patient_and_error(page, chair):
     assert "EST · America/New_York" in part
 
 
-def test_reminders_that_were_sent_or_are_still_pending_are_not_alerts(page, chair):
+def test_reminders_that_were_sent_or_are_still_pending_are_not_alerts(alerts_page, chair):
     session = session_at(chair, in_hours(48))
     failed_reminder(session, status="sent")
     Reminder.objects.create(
@@ -132,33 +132,33 @@ def test_reminders_that_were_sent_or_are_still_pending_are_not_alerts(page, chai
         status="pending",
     )
 
-    part = section(page(), "failed-reminders")
+    part = section(alerts_page(), "failed-reminders")
 
     assert listed(part, "failed-reminder") == set()
     assert "<p>None</p>" in part
 
 
-def test_a_failure_for_a_session_already_over_is_no_longer_an_alert(page, chair):
+def test_a_failure_for_a_session_already_over_is_no_longer_an_alert(alerts_page, chair):
     over = failed_reminder(session_at(chair, in_hours(-30), status="completed"))
     ahead = failed_reminder(session_at(chair, in_hours(30)))
 
-    part = section(page(), "failed-reminders")
+    part = section(alerts_page(), "failed-reminders")
 
     assert listed(part, "failed-reminder") == {ahead.pk}
     assert over.pk not in listed(part, "failed-reminder")
 
 
-def test_a_failed_cancellation_notice_is_an_alert_although_the_session_is_cancelled(page, chair):
+def test_a_failed_cancellation_notice_is_an_alert_although_the_session_is_cancelled(alerts_page, chair):
     session = session_at(chair, in_hours(30), status="cancelled")
     reminder = failed_reminder(session)
 
-    assert listed(section(page(), "failed-reminders"), "failed-reminder") == {reminder.pk}
+    assert listed(section(alerts_page(), "failed-reminders"), "failed-reminder") == {reminder.pk}
 
 
 # -- sessions flagged for rebooking ---------------------------------------------------
 
 
-def test_flagged_sessions_still_booked_are_listed_with_booked_and_needed_minutes(page, chair):
+def test_flagged_sessions_still_booked_are_listed_with_booked_and_needed_minutes(alerts_page, chair):
     scheduled = session_at(
         chair,
         in_hours(200),
@@ -169,7 +169,7 @@ def test_flagged_sessions_still_booked_are_listed_with_booked_and_needed_minutes
     InfusionSession.objects.filter(pk=scheduled.pk).update(end=scheduled.start + dt.timedelta(minutes=240))
     confirmed = session_at(chair, in_hours(400), needs_rebooking=True, status="confirmed")
 
-    part = section(page(), "needs-rebooking")
+    part = section(alerts_page(), "needs-rebooking")
 
     assert listed(part, "needs-rebooking") == {scheduled.pk, confirmed.pk}
     assert count_in(part, "needs-rebooking-count") == 2
@@ -180,32 +180,32 @@ def test_flagged_sessions_still_booked_are_listed_with_booked_and_needed_minutes
 
 
 @pytest.mark.parametrize("status", ["cancelled", "no_show", "completed", "in_progress", "checked_in"])
-def test_flagged_sessions_no_longer_booked_are_not_listed(page, chair, status):
+def test_flagged_sessions_no_longer_booked_are_not_listed(alerts_page, chair, status):
     session_at(chair, in_hours(200), needs_rebooking=True, status=status)
 
-    part = section(page(), "needs-rebooking")
+    part = section(alerts_page(), "needs-rebooking")
 
     assert listed(part, "needs-rebooking") == set()
     assert "<p>None</p>" in part
 
 
-def test_sessions_not_flagged_are_not_listed(page, chair):
+def test_sessions_not_flagged_are_not_listed(alerts_page, chair):
     session_at(chair, in_hours(200))
 
-    assert listed(section(page(), "needs-rebooking"), "needs-rebooking") == set()
+    assert listed(section(alerts_page(), "needs-rebooking"), "needs-rebooking") == set()
 
 
 # -- unconfirmed sessions -------------------------------------------------------------
 
 
-def test_unconfirmed_sessions_in_the_next_72_hours_show_local_time_and_reminder_channel(page, chair):
+def test_unconfirmed_sessions_in_the_next_72_hours_show_local_time_and_reminder_channel(alerts_page, chair):
     patient = PatientFactory(
         given_name="Grace", family_name="Hopper", reminder_channel="both", phone="+12125550100"
     )
     tomorrow = session_at(chair, in_hours(24), patient=patient)
     almost = session_at(chair, in_hours(71.5))
 
-    part = section(page(), "unconfirmed")
+    part = section(alerts_page(), "unconfirmed")
 
     assert listed(part, "unconfirmed") == {tomorrow.pk, almost.pk}
     assert count_in(part, "unconfirmed-count") == 2
@@ -228,11 +228,11 @@ def test_unconfirmed_sessions_in_the_next_72_hours_show_local_time_and_reminder_
     ],
 )
 def test_sessions_confirmed_cancelled_far_off_or_started_are_not_unconfirmed_alerts(
-    page, chair, hours, status
+    alerts_page, chair, hours, status
 ):
     session_at(chair, in_hours(hours), status=status)
 
-    part = section(page(), "unconfirmed")
+    part = section(alerts_page(), "unconfirmed")
 
     assert listed(part, "unconfirmed") == set()
     assert "<p>None</p>" in part
@@ -241,8 +241,8 @@ def test_sessions_confirmed_cancelled_far_off_or_started_are_not_unconfirmed_ale
 # -- the page as a whole --------------------------------------------------------------
 
 
-def test_with_nothing_to_act_on_every_section_says_none(page):
-    html = page()
+def test_with_nothing_to_act_on_every_section_says_none(alerts_page):
+    html = alerts_page()
 
     for section_id in ("failed-reminders", "needs-rebooking", "unconfirmed"):
         assert "<p>None</p>" in section(html, section_id)
