@@ -306,7 +306,7 @@ def test_the_feed_leaves_out_other_patients_cancelled_and_old_sessions(patient_a
     session_for(patient_a, chair, local("2027-01-05"), status="cancelled")
     session_for(patient_a, chair, local("2027-01-06"), status="no_show")
     session_for(patient_a, chair, local("2026-09-01"), status="completed")  # beyond 90 days
-    session_for(patient_b, chair, local("2027-01-04", "11:00"))
+    session_for(patient_b, ChairFactory(center=chair.center, name="C2"), local("2027-01-04", "11:00"))
     patient_b.issue_calendar_token()
 
     response = feed(patient_a.issue_calendar_token())
