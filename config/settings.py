@@ -268,7 +268,7 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Celery's Django fixup closes the database connection around every task unless
-# told to reuse it; a new PostgreSQL connection per reminder costs more than the
+# told to reuse it; a new PostgreSQL connection per task costs more than the
 # send. Connections are kept (CONN_MAX_AGE) and health-checked before each task
 # as Django does per request (config/celery.py).
 CELERY_DB_REUSE_MAX = 1000

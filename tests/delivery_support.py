@@ -154,7 +154,7 @@ def client_for(broker: str) -> Celery:
 
 @contextlib.contextmanager
 def project_app_on(broker: str) -> Iterator[None]:
-    """Point the project's Celery app, which `send_reminder.delay` publishes with, at `broker`.
+    """Point the project's Celery app, which `send_reminders.delay` publishes with, at `broker`.
 
     Celery reads CELERY_BROKER_URL from the environment before any broker it is
     configured with, and keeps its producer pool once made; both are reset on

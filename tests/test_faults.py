@@ -10,7 +10,9 @@ PostgreSQL, a private redis-server, Celery worker processes, a local mail server
   not lost, not resent early); after the ten-minute stale limit a sweep hands
   it to a healthy worker, which delivers it. Killed before the mail server took
   the message: one delivery; killed after it took it (the documented window):
-  one extra delivery, never more, and one `sent` row either way.
+  one extra delivery, never more, and one `sent` row either way. A send task
+  carries a chunk of rows and records them when it ends, so a kill in the
+  middle of a chunk resends what that chunk had sent, each message once more.
 - The database restarted between two sweeps (every connection terminated): the
   web answers 200 on its next request and the same worker delivers the second
   sweep's reminders, because Django's connection health check and Celery's
@@ -327,6 +329,34 @@ def test_a_worker_killed_while_sending_leaves_the_row_sending_and_a_later_sweep_
     reminder.refresh_from_db()
     assert (reminder.status, reminder.attempts) == ("sent", 1)
     assert list(reminder.attempt_log.values_list("outcome", flat=True)) == ["sent"]
+
+
+def test_a_worker_killed_in_the_middle_of_a_chunk_resends_only_that_chunk_each_message_once_more(
+    private_redis, workers, smtp
+):
+    sessions = book_sessions(3)  # one chunk of three rows, one task
+    smtp.mode = "hang_after_accept"
+
+    with project_app_on(private_redis.url):
+        doomed = workers(private_redis.url, "doomed", EMAIL_URL=smtp.url)
+        assert dispatch_due_reminders() == 3
+        assert wait_until(lambda: statuses() == ["sending"] * 3 and smtp.accepted), doomed.output()
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.process.wait(timeout=10)
+        assert not ReminderAttempt.objects.exists()  # the chunk's record never happened
+
+        Reminder.objects.filter(kind="booked").update(
+            claimed_at=F("claimed_at") - STALE_AFTER - dt.timedelta(minutes=1)
+        )
+        smtp.mode = "normal"
+        healthy = workers(private_redis.url, "healthy", EMAIL_URL=smtp.url)
+        assert dispatch_due_reminders() == 3
+        delivered = wait_until(lambda: statuses() == ["sent"] * 3)
+    assert delivered, healthy.output()
+
+    emails = [s.patient.email for s in sessions]
+    assert sorted(smtp.accepted) == sorted([emails[0], *emails])  # the one taken before the kill, twice
+    assert all(r.attempts == 1 for r in booked())
 
 
 # -- 3. The database restarted between two sweeps ----------------------------------

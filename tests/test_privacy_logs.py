@@ -6,7 +6,7 @@ README promises that messages hold "no name, drug, dose or diagnosis", and
 DESIGN/known-traps that tasks take ids because task arguments are logged.
 
 Each test captures every log record at DEBUG from every logger, every argument
-given to `send_reminder` (however it is enqueued), and every email and SMS,
+given to `send_reminders` (however it is enqueued), and every email and SMS,
 while a distinctive patient (Ysolde Zebulonova, 83 kg, Octagam 10% for
 dermatomyositis) is booked, reminded, refused and failed; then it looks for
 her name, MRN, product, indication and dose in all of it. It also checks that
@@ -174,7 +174,7 @@ def log_texts(records: list[logging.LogRecord]) -> dict[str, str]:
 
 
 class TaskArguments:
-    """Stands in for `send_reminder.apply_async` (which `.delay` calls): records what would
+    """Stands in for `send_reminders.apply_async` (which `.delay` calls): records what would
     go to the broker, proves it serializes, then runs the task here."""
 
     def __init__(self) -> None:
@@ -184,7 +184,7 @@ class TaskArguments:
         args, kwargs = tuple(args or ()), dict(kwargs or {})
         self.calls.append((args, kwargs))
         json.dumps([args, kwargs, {k: str(v) for k, v in options.items()}])
-        return tasks.send_reminder.apply(args=args, kwargs=kwargs)
+        return tasks.send_reminders.apply(args=args, kwargs=kwargs)
 
     def texts(self) -> dict[str, str]:
         return {f"task call #{n}": repr(call) for n, call in enumerate(self.calls)}
@@ -193,7 +193,7 @@ class TaskArguments:
 @pytest.fixture
 def task_arguments(monkeypatch) -> TaskArguments:
     recorder = TaskArguments()
-    monkeypatch.setattr(tasks.send_reminder, "apply_async", recorder)
+    monkeypatch.setattr(tasks.send_reminders, "apply_async", recorder)
     return recorder
 
 
@@ -299,7 +299,7 @@ def test_booking_reminding_and_refusing_log_and_send_nothing_that_identifies_or_
             assert twice.status_code == 409, twice.json()
             assert api.post(f"/api/v1/plans/{closed_plan.pk}/book/", {}, format="json").status_code == 409
 
-        # Beat's sweep through Celery, then one send_reminder per row: the booking messages.
+        # Beat's sweep through Celery, then one send_reminders per chunk of rows: the booking messages.
         with committed():
             tasks.dispatch_due_reminders.apply()
         assert len(mail.outbox) == len(sms_outbox) == 2
@@ -352,8 +352,9 @@ def test_booking_reminding_and_refusing_log_and_send_nothing_that_identifies_or_
     } <= kinds_sent
     assert task_arguments.calls, "the sweep queued nothing: the task capture saw nothing"
     assert all(
-        kwargs == {} and len(args) == 1 and isinstance(args[0], int) for args, kwargs in task_arguments.calls
-    ), task_arguments.calls
+        kwargs == {} and len(args) == 1 and all(isinstance(i, int) for i in args[0])
+        for args, kwargs in task_arguments.calls
+    ), task_arguments.calls  # ids only
     assert any(e.to == ["frontdesk@example.test"] for e in mail.outbox), "the schedulers were not told"
     messages = [record.getMessage() for record in records]
     assert any("sent (email)" in m for m in messages) and any("sent (sms)" in m for m in messages)

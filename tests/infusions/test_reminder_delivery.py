@@ -13,7 +13,7 @@ from django.core import mail
 from django.db import connections
 
 from infusions.models import Reminder
-from infusions.reminders.dispatch import reminder_send, reminders_dispatch
+from infusions.reminders.dispatch import reminders_dispatch, reminders_send
 from tests.conftest import redis_url
 from tests.delivery_support import (
     book_sessions,
@@ -39,7 +39,7 @@ def test_two_concurrent_sweeps_send_each_reminder_once():
     def sweep() -> None:
         try:
             barrier.wait()
-            reminders_dispatch(enqueue=reminder_send)
+            reminders_dispatch(enqueue=reminders_send)
         finally:
             connections.close_all()
 
@@ -88,9 +88,7 @@ def test_with_redis_stopped_booking_succeeds_and_the_reminder_goes_out_once_it_i
     assert session.pk and Reminder.objects.get(session=session, kind="booked").status == "pending"
 
     client = client_for(broker)
-    reminders_dispatch(
-        enqueue=lambda reminder_id: client.send_task("infusions.send_reminder", args=[reminder_id])
-    )
+    reminders_dispatch(enqueue=lambda chunk: client.send_task("infusions.send_reminders", args=[chunk]))
     assert Reminder.objects.get(session=session, kind="booked").status == "pending"  # given back, not lost
 
     redis = start_redis(port, tmp_path)

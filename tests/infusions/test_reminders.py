@@ -13,10 +13,11 @@ import time_machine
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.management import call_command
+from django.db.models import F
 from django.test import TestCase
 
-from infusions.models import Reminder, ReminderAttempt
-from infusions.reminders.dispatch import MAX_ATTEMPTS, reminder_send, reminders_dispatch
+from infusions.models import InfusionSession, Reminder, ReminderAttempt
+from infusions.reminders.dispatch import MAX_ATTEMPTS, SEND_CHUNK, reminders_dispatch, reminders_send
 from infusions.reminders.messages import render_email, render_sms
 from infusions.reminders.planning import outside_quiet_hours
 from infusions.reminders.sms import SmsError
@@ -246,12 +247,116 @@ def test_a_sweep_sends_nothing_before_it_is_due(center, frozen_now):
 
 def test_a_duplicated_broker_message_sends_once(center):
     book(center, patient(), "2027-03-11")
-    claimed = []
-    dispatch(claimed.append)
-    [reminder_id] = claimed
-    assert reminder_send(reminder_id) == "sent"
-    assert reminder_send(reminder_id) == "not claimed"
+    chunks = []
+    dispatch(chunks.append)
+    [[reminder_id]] = chunks
+    assert reminders_send([reminder_id]) == {reminder_id: "sent"}
+    assert reminders_send([reminder_id]) == {reminder_id: "not claimed"}
     assert len(mail.outbox) == 1
+
+
+def book_many(center, count: int) -> None:
+    """`count` sessions of one hour, one patient each, booked a week ahead: a `booked` row each."""
+    first = dt.datetime(2027, 3, 8, 7, 0, tzinfo=NEW_YORK)
+    for n in range(count):
+        start = first + dt.timedelta(days=n // 20, minutes=30 * (n % 20))
+        session_book(patient=patient(), center=center, start=start, chair_minutes=30)
+
+
+def test_a_sweep_hands_on_its_rows_in_chunks_each_row_once(center):
+    book_many(center, SEND_CHUNK * 2 + 3)
+    chunks = []
+    dispatch(chunks.append)
+    assert [len(chunk) for chunk in chunks] == [SEND_CHUNK, SEND_CHUNK, 3]
+    ids = [reminder_id for chunk in chunks for reminder_id in chunk]
+    assert sorted(ids) == sorted(Reminder.objects.filter(kind="booked").values_list("id", flat=True))
+    assert set(Reminder.objects.filter(kind="booked").values_list("status", flat=True)) == {"queued"}
+
+
+def test_a_chunk_costs_the_same_queries_whatever_its_size(center, django_assert_num_queries):
+    book_many(center, SEND_CHUNK + 1)
+    chunks = []
+    dispatch(chunks.append)
+    full, single = chunks
+    # Claim, read, then the attempts and the rows in one transaction (a savepoint inside the test's).
+    with django_assert_num_queries(6):
+        outcomes = reminders_send(full)
+    assert set(outcomes.values()) == {"sent"}
+    with django_assert_num_queries(6):
+        reminders_send(single)
+    assert len(mail.outbox) == SEND_CHUNK + 1
+    assert ReminderAttempt.objects.filter(outcome="sent").count() == SEND_CHUNK + 1
+
+
+class BrokenEmail(BaseEmailBackend):
+    """Takes two messages, then fails the way a bug would (not a delivery error)."""
+
+    taken = 0
+
+    def send_messages(self, messages):
+        if BrokenEmail.taken == 2:
+            raise RuntimeError("a bug in the backend")
+        BrokenEmail.taken += 1
+        mail.outbox.extend(messages)
+        return len(messages)
+
+
+def test_what_a_chunk_sent_before_it_broke_off_is_recorded_and_the_rest_waits(center, settings, frozen_now):
+    settings.EMAIL_BACKEND = f"{__name__}.BrokenEmail"
+    BrokenEmail.taken = 0
+    book_many(center, 4)
+    chunks = []
+    dispatch(chunks.append)
+    with pytest.raises(RuntimeError):
+        reminders_send(chunks[0])
+    statuses = list(Reminder.objects.filter(kind="booked").order_by("id").values_list("status", "attempts"))
+    assert statuses == [("sent", 1), ("sent", 1), ("sending", 0), ("sending", 0)]
+    assert ReminderAttempt.objects.count() == 2
+    # Ten minutes on, the stale sweep hands the two unsent rows to a working backend.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    frozen_now.shift(dt.timedelta(minutes=11))
+    sweep()
+    assert set(Reminder.objects.filter(kind="booked").values_list("status", flat=True)) == {"sent"}
+    assert len(mail.outbox) == 4
+
+
+def test_in_a_chunk_a_failure_fails_its_row_alone(center, settings):
+    settings.SMS_BACKEND = f"{__name__}.FlakySms"
+    FlakySms.failures = [SmsError("Twilio answered 400 (error 21211)", permanent=True)]
+    for day in ("2027-03-11", "2027-03-12", "2027-03-15"):
+        book(center, patient("sms"), day)
+    sweep()
+    rows = list(Reminder.objects.filter(kind="booked").order_by("id").values_list("status", "attempts"))
+    assert rows == [("failed", 1), ("sent", 1), ("sent", 1)]
+    assert list(ReminderAttempt.objects.order_by("reminder_id").values_list("outcome", flat=True)) == [
+        "permanent",
+        "sent",
+        "sent",
+    ]
+
+
+def test_a_row_queued_before_its_session_was_cancelled_is_not_sent(center):
+    session = book(center, patient(), "2027-03-11")
+    chunks = []
+    dispatch(chunks.append)
+    session_transition(session=session, action="cancel", by=None)
+    outcomes = reminders_send(chunks[0])
+    booked = Reminder.objects.get(session=session, session_version=1, kind="booked")
+    assert booked.status == "cancelled"
+    assert outcomes[booked.pk] == "not claimed"
+    assert not mail.outbox
+
+
+def test_a_row_whose_session_changed_after_the_send_claimed_it_is_cancelled_not_sent(center):
+    session = book(center, patient(), "2027-03-11")
+    chunks = []
+    dispatch(chunks.append)
+    # What a reschedule committing between this send's claim and its read looks like.
+    InfusionSession.objects.filter(pk=session.pk).update(version=F("version") + 1)
+    outcomes = reminders_send(chunks[0])
+    booked = Reminder.objects.get(session=session, kind="booked")
+    assert outcomes[booked.pk] == booked.status == "cancelled"
+    assert not mail.outbox
 
 
 def test_a_claim_left_by_a_dead_worker_is_sent_after_ten_minutes(center, frozen_now):
@@ -411,3 +516,15 @@ def test_the_templates_render_every_kind_for_both_channels(center):
         assert message.subject and message.text and message.html
         assert "Eastside IC" in render_sms(row)
         assert ("/r/" in message.text) == (kind != "cancelled")
+
+
+def test_a_single_reminder_task_queued_by_an_earlier_release_is_still_sent(center):
+    from infusions import tasks
+
+    book(center, patient(), "2027-03-11")
+    chunks = []
+    dispatch(chunks.append)
+    [[reminder_id]] = chunks
+    assert tasks.send_reminder.apply(args=[reminder_id]).get() == "sent"
+    assert Reminder.objects.get(pk=reminder_id).status == "sent"
+    assert len(mail.outbox) == 1

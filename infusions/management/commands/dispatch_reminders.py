@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from infusions.reminders.dispatch import reminder_send, reminders_dispatch
+from infusions.reminders.dispatch import reminders_dispatch, reminders_send
 
 
 class Command(BaseCommand):
     help = "Send every due reminder now, in this process, without the broker."
 
     def handle(self, *args, **options) -> None:
-        sent = reminders_dispatch(enqueue=reminder_send)
+        sent = reminders_dispatch(enqueue=reminders_send)
         self.stdout.write(f"Dispatched {sent} reminder(s).")
