@@ -39,6 +39,10 @@ BATCH = 1000
 # worker can leave sent-but-unrecorded. 20 SMS through a provider at ~0.5 s
 # each stay well inside the task's soft time limit.
 SEND_CHUNK = 20
+# A chunk that has been sending this long (a provider timing out on every
+# message) gives its unsent rows back to the next sweep, well before the
+# task's soft time limit (90 s) would interrupt it in the middle of a send.
+CHUNK_SECONDS = 45
 RECORD_TRIES = 6  # after a send, about 6 s of reconnecting before giving the row to the stale sweep
 RECORD_PAUSE = 0.2
 # What a send reads: the message needs the center and the time, the transport an address.
@@ -135,10 +139,14 @@ def reminders_send(reminder_ids: list[int]) -> dict[int, str]:
         Reminder.objects.filter(pk__in=outdated).update(status=ReminderStatus.CANCELLED)
         outcomes.update(dict.fromkeys(outdated, ReminderStatus.CANCELLED))
     sent: list[ReminderAttempt] = []
+    began = time.monotonic()
     try:
-        for reminder in reminders:
+        for n, reminder in enumerate(reminders):
             if reminder.pk in outdated:
                 continue
+            if n and time.monotonic() - began > CHUNK_SECONDS:  # each chunk sends at least one
+                _give_back(reminders[n:], outcomes)
+                break
             try:
                 provider_id = transport_for(reminder.channel).send(reminder)
             except TransportError as exc:
@@ -155,6 +163,15 @@ def reminders_send(reminder_ids: list[int]) -> dict[int, str]:
             for attempt in sent:
                 logger.info("Reminder %s sent (%s).", attempt.reminder_id, attempt.reminder.channel)
     return outcomes
+
+
+def _give_back(reminders: list[Reminder], outcomes: dict[int, str]) -> None:
+    ids = [r.pk for r in reminders if outcomes[r.pk] == "not claimed"]
+    Reminder.objects.filter(pk__in=ids, status=ReminderStatus.SENDING).update(
+        status=ReminderStatus.PENDING, claim=None, claimed_at=None
+    )
+    outcomes.update(dict.fromkeys(ids, ReminderStatus.PENDING))
+    logger.warning("Sending was slow; %d reminder(s) returned to the queue for the next sweep.", len(ids))
 
 
 def reminder_send(reminder_id: int) -> str:

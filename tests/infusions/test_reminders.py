@@ -528,3 +528,19 @@ def test_a_single_reminder_task_queued_by_an_earlier_release_is_still_sent(cente
     assert tasks.send_reminder.apply(args=[reminder_id]).get() == "sent"
     assert Reminder.objects.get(pk=reminder_id).status == "sent"
     assert len(mail.outbox) == 1
+
+
+def test_a_slow_chunk_gives_its_unsent_rows_to_the_next_sweep(center, monkeypatch):
+    from infusions.reminders import dispatch as dispatching
+
+    monkeypatch.setattr(dispatching, "CHUNK_SECONDS", -1)  # over time after the first send
+    book_many(center, 3)
+    chunks = []
+    dispatch(chunks.append)
+    outcomes = reminders_send(chunks[0])
+    assert list(outcomes.values()) == ["sent", "pending", "pending"]
+    rows = list(Reminder.objects.filter(kind="booked").order_by("id").values_list("status", "claimed_at"))
+    assert rows[0][0] == "sent" and rows[1:] == [("pending", None), ("pending", None)]
+    monkeypatch.setattr(dispatching, "CHUNK_SECONDS", 45)
+    sweep()
+    assert len(mail.outbox) == 3
