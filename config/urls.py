@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("infusions.api.urls")),
 ]
 
+handler400 = "config.api.bad_request"
 handler404 = "config.api.not_found"
 
 urlpatterns = [

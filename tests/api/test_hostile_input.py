@@ -25,6 +25,7 @@ import pytest
 import time_machine
 import yaml
 from django.contrib.auth.models import User
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -858,3 +859,45 @@ def test_writes_that_read_a_body_document_an_unsupported_media_type(world):
     assert "415" in paths[f"{API}/plans/"]["post"]["responses"]
     assert "415" in paths[f"{API}/sessions/{{session_id}}/vitals/"]["post"]["responses"]
     assert "415" not in paths[f"{API}/sessions/{{id}}/cancel/"]["post"]["responses"]
+
+
+def test_a_megabyte_in_a_choice_field_is_refused_without_echoing_it(world):
+    with nothing_changes():
+        response = ENDPOINTS["preferences"].send(world, reminder_channel=MEGABYTE)
+
+    assert_refused(response, 400, "reminder_channel")
+    [message] = response.json()["reminder_channel"]
+    assert len(message) < 200 and message.endswith("is not a valid choice.")
+
+
+def test_a_body_over_the_upload_limit_is_a_json_refusal_that_says_so(world, settings):
+    client = APIClient()
+    client.force_authenticate(world.scheduler)
+    body = json.dumps({"family_name": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)})
+
+    with nothing_changes():
+        response = client.patch(f"{API}/patients/{world.patient.pk}/", body, content_type="application/json")
+
+    assert_refused(response, 400)
+    assert response.json() == {"detail": "The request body is larger than the 2.5 MB this API accepts."}
+
+
+def test_a_form_with_too_many_fields_is_a_json_refusal(world, settings):
+    client = APIClient()
+    client.force_authenticate(world.scheduler)
+    fields = {f"f{n}": "x" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)}
+
+    with nothing_changes():
+        response = client.post(f"{API}/patients/", fields, format="multipart")
+
+    assert_refused(response, 400)
+    assert response.json() == {"detail": "The request has more fields than this API accepts."}
+
+
+def test_a_body_over_the_limit_outside_the_api_still_gets_the_html_page(world, settings):
+    response = Client().post(
+        "/accounts/login/", {"username": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)}
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
