@@ -133,17 +133,33 @@ class SessionCompletedSerializer(SessionSerializer):
         read_only_fields = fields
 
 
+# A walk-in booked as they sit down may start a little before the booking is typed.
+LATEST_LATE_START = dt.timedelta(minutes=15)
+
+
+def not_in_the_past(value: dt.datetime) -> dt.datetime:
+    if value < timezone.now() - LATEST_LATE_START:
+        raise serializers.ValidationError(
+            "This start is in the past; give a start from now on (at most 15 minutes ago)."
+        )
+    return value
+
+
 class SessionBookSerializer(serializers.Serializer):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
     center = serializers.PrimaryKeyRelatedField(queryset=Center.objects.all())
-    start = OffsetDateTimeField(help_text="ISO 8601 with its offset, e.g. 2027-01-04T09:00:00-05:00.")
+    start = OffsetDateTimeField(
+        help_text="ISO 8601 with its offset, e.g. 2027-01-04T09:00:00-05:00; from now on "
+        "(at most 15 minutes ago).",
+        validators=[not_in_the_past],
+    )
     plan = serializers.PrimaryKeyRelatedField(queryset=InfusionPlan.objects.all(), required=False)
     chair = serializers.PrimaryKeyRelatedField(queryset=Chair.objects.all(), required=False)
     chair_minutes = serializers.IntegerField(min_value=15, max_value=720, required=False)
 
 
 class SessionRescheduleSerializer(serializers.Serializer):
-    start = OffsetDateTimeField(required=False)
+    start = OffsetDateTimeField(required=False, validators=[not_in_the_past])
     chair = serializers.PrimaryKeyRelatedField(queryset=Chair.objects.all(), required=False)
 
     def validate(self, attrs: dict) -> dict:

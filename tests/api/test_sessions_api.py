@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -12,6 +13,13 @@ from infusions.models import ClosedDate, InfusionSession
 from tests.factories import CenterFactory, ChairFactory, PatientWeightFactory, PlanFactory
 
 SESSIONS = "/api/v1/sessions/"
+NOW = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC)  # before every start booked here
+
+
+@pytest.fixture(autouse=True)
+def frozen_now():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture
@@ -153,6 +161,44 @@ def test_rescheduling_bumps_the_version_and_a_clash_changes_nothing(
     assert clash.status_code == 409
     session = InfusionSession.objects.get(pk=mine["id"])
     assert (session.version, session.start) == (2, dt.datetime(2027, 1, 5, 15, tzinfo=dt.UTC))
+
+
+def test_a_start_in_the_past_is_refused_and_nothing_is_booked(as_scheduler, patient_a, center, frozen_now):
+    frozen_now.move_to(dt.datetime(2027, 1, 4, 14, 16, tzinfo=dt.UTC))  # 09:16 in New York
+
+    late = book_one(as_scheduler, patient_a, center, start="2027-01-04T09:00:00-05:00")
+
+    assert late.status_code == 400
+    assert late.json()["start"] == [
+        "This start is in the past; give a start from now on (at most 15 minutes ago)."
+    ]
+    assert not InfusionSession.objects.exists()
+
+
+def test_a_walk_in_may_start_up_to_15_minutes_before_it_is_booked(
+    as_scheduler, patient_a, center, frozen_now
+):
+    frozen_now.move_to(dt.datetime(2027, 1, 4, 14, 14, tzinfo=dt.UTC))  # 09:14 in New York
+
+    walk_in = book_one(as_scheduler, patient_a, center, start="2027-01-04T09:00:00-05:00")
+
+    assert walk_in.status_code == 201, walk_in.json()
+
+
+def test_a_reschedule_into_the_past_is_refused_and_changes_nothing(
+    as_scheduler, patient_a, center, frozen_now
+):
+    mine = book_one(as_scheduler, patient_a, center, start="2027-01-06T09:00:00-05:00").json()
+    frozen_now.move_to(dt.datetime(2027, 1, 5, 15, 0, tzinfo=dt.UTC))
+
+    back = as_scheduler.patch(
+        f"{SESSIONS}{mine['id']}/", {"start": "2027-01-04T09:00:00-05:00"}, format="json"
+    )
+
+    assert back.status_code == 400
+    assert "in the past" in back.json()["start"][0]
+    session = InfusionSession.objects.get(pk=mine["id"])
+    assert (session.version, session.start) == (1, dt.datetime(2027, 1, 6, 14, tzinfo=dt.UTC))
 
 
 def test_an_empty_reschedule_is_a_400(as_scheduler, patient_a, center):
