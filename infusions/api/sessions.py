@@ -317,6 +317,12 @@ class AvailabilityView(RoleAccessMixin, APIView):
             OpenApiParameter("center", int, required=True),
             OpenApiParameter("date", dt.date, required=True, description="The center's local date."),
             OpenApiParameter("minutes", int, required=True, description="Chair minutes wanted (15 to 720)."),
+            OpenApiParameter(
+                "session",
+                int,
+                description="A session being rescheduled: its own time counts as free and its "
+                "patient's other sessions as taken.",
+            ),
         ],
         responses={
             200: inline_serializer(
@@ -350,13 +356,14 @@ class AvailabilityView(RoleAccessMixin, APIView):
         query = AvailabilityQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         center, day, minutes = (query.validated_data[k] for k in ("center", "date", "minutes"))
+        moving = query.validated_data.get("session")
         return Response(
             {
                 "center": center.pk,
                 "date": day.isoformat(),
                 "minutes": minutes,
                 "time_zone": center.time_zone,
-                "chairs": free_windows(center=center, day=day, minutes=minutes),
+                "chairs": free_windows(center=center, day=day, minutes=minutes, moving=moving),
             }
         )
 
@@ -365,3 +372,4 @@ class AvailabilityQuery(serializers.Serializer):
     center = serializers.PrimaryKeyRelatedField(queryset=Center.objects.all())
     date = serializers.DateField(validators=[in_planning_years])
     minutes = serializers.IntegerField(min_value=15, max_value=720)
+    session = serializers.PrimaryKeyRelatedField(queryset=InfusionSession.objects.all(), required=False)

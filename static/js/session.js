@@ -192,7 +192,8 @@
   async function showAlternatives(form, date) {
     const box = document.getElementById("reschedule-alternatives");
     const minutes = Number(page.dataset.chairMinutes);
-    const query = "?center=" + page.dataset.center + "&date=" + encodeURIComponent(date) + "&minutes=" + minutes;
+    const query = "?center=" + page.dataset.center + "&date=" + encodeURIComponent(date) + "&minutes=" + minutes +
+      "&session=" + page.dataset.session;  // its own time is free, the patient's other sessions are not
     const result = await C.api("GET", page.dataset.apiAvailability + query);
     box.replaceChildren();
     box.hidden = false;

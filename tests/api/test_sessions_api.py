@@ -298,6 +298,25 @@ def test_availability_lists_free_windows_per_chair(client_for, scheduler, nurse,
     ]
 
 
+def test_availability_for_a_session_being_moved_frees_its_own_time_and_keeps_its_patients_others(
+    as_scheduler, patient_a, center
+):
+    moving = book_one(as_scheduler, patient_a, center, start="2027-01-04T10:00:00-05:00").json()
+    book_one(as_scheduler, patient_a, center, start="2027-01-04T14:00:00-05:00")
+    query = {"center": center.pk, "date": "2027-01-04", "minutes": 120}
+
+    anyone = as_scheduler.get("/api/v1/availability/", query).json()
+    for_the_move = as_scheduler.get("/api/v1/availability/", {**query, "session": moving["id"]}).json()
+
+    morning_and_evening = [
+        {"start": "2027-01-04T08:00:00-05:00", "end": "2027-01-04T14:00:00-05:00"},
+        {"start": "2027-01-04T16:00:00-05:00", "end": "2027-01-04T18:00:00-05:00"},
+    ]
+    assert [c["windows"] for c in for_the_move["chairs"]] == [morning_and_evening] * 2
+    assert [c["windows"] for c in anyone["chairs"]] != [morning_and_evening] * 2
+    assert as_scheduler.get("/api/v1/availability/", {**query, "session": 999999}).status_code == 400
+
+
 def test_availability_respects_nurse_capacity(client_for, scheduler, patient_a, center):
     center.default_nurses_on_duty, center.patients_per_nurse = 1, 1
     center.save()
