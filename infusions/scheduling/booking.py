@@ -69,7 +69,7 @@ class InvalidTransition(Exception):
 # -- locking ------------------------------------------------------------------
 
 
-def _lock(*, patients: list[int], center: Center, first: dt.date, last: dt.date) -> None:
+def lock_for_booking(*, patients: list[int], center: Center, first: dt.date, last: dt.date) -> None:
     """Lock the patients, then the center's days first..last (creating their rows)."""
     list(Patient.objects.select_for_update().filter(pk__in=sorted(patients)).order_by("pk").values_list("pk"))
     days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
@@ -117,7 +117,7 @@ class ChairTime:
         )
 
 
-def _history(patient: Patient, plan: InfusionPlan | None, before: dt.datetime) -> History:
+def patient_history(patient: Patient, plan: InfusionPlan | None, before: dt.datetime) -> History:
     last = (
         InfusionSession.objects.live()
         .filter(patient=patient, end__lte=before)
@@ -135,7 +135,7 @@ def _history(patient: Patient, plan: InfusionPlan | None, before: dt.datetime) -
     return History(last.end, switched)
 
 
-def _dose_fields(dose: dosing.DoseResult | None) -> dict:
+def dose_fields(dose: dosing.DoseResult | None) -> dict:
     if dose is None:
         return {}
     return {
@@ -153,14 +153,14 @@ def _dose_fields(dose: dosing.DoseResult | None) -> dict:
     }
 
 
-def _dose(plan: InfusionPlan) -> dosing.DoseResult:
+def bookable_dose(plan: InfusionPlan) -> dosing.DoseResult:
     try:
         return plan_dose(plan)
     except dosing.DosingError as exc:
         raise BookingError(f"The plan's dose cannot be computed: {exc}", field="plan") from exc
 
 
-def _save(session: InfusionSession) -> InfusionSession:
+def save_or_conflict(session: InfusionSession) -> InfusionSession:
     """Insert or update; a race the locks did not stop still ends as a conflict, never a 500."""
     try:
         with transaction.atomic():
@@ -175,7 +175,7 @@ def _save(session: InfusionSession) -> InfusionSession:
 # -- one session ---------------------------------------------------------------
 
 
-def _check_start(start: dt.datetime, center: Center) -> dt.datetime:
+def checked_start(start: dt.datetime, center: Center) -> dt.datetime:
     if start.tzinfo is None:
         raise BookingError(
             "Give the start with its UTC offset, e.g. 2027-01-04T09:00:00-05:00.", field="start"
@@ -192,7 +192,9 @@ def _check_start(start: dt.datetime, center: Center) -> dt.datetime:
 
 def _ledger_around(center: Center, start: dt.datetime, patients: list[int]) -> Ledger:
     day = start.astimezone(center.zone).date()
-    _lock(patients=patients, center=center, first=day - dt.timedelta(days=1), last=day + dt.timedelta(days=1))
+    lock_for_booking(
+        patients=patients, center=center, first=day - dt.timedelta(days=1), last=day + dt.timedelta(days=1)
+    )
     return Ledger(center, day - dt.timedelta(days=1), day + dt.timedelta(days=1), patient_ids=set(patients))
 
 
@@ -230,13 +232,13 @@ def session_book(
     by=None,
 ) -> InfusionSession:
     """Book one session at an exact time (a scheduler's hand booking)."""
-    start = _check_start(start, center)
+    start = checked_start(start, center)
     if plan is not None and plan.patient_id != patient.pk:
         raise BookingError("The plan belongs to another patient.", field="plan")
-    dose = _dose(plan) if plan is not None else None
+    dose = bookable_dose(plan) if plan is not None else None
     ledger = _ledger_around(center, start, [patient.pk])
     if dose is not None:
-        long = _history(patient, plan, start).long_observation(start, LONG_GAP)
+        long = patient_history(patient, plan, start).long_observation(start, LONG_GAP)
         chair_minutes = ChairTime.of(dose, center).minutes(long)
     if not chair_minutes:
         raise BookingError("Give chair_minutes for a session without a plan.", field="chair_minutes")
@@ -245,7 +247,7 @@ def session_book(
     chosen = _choose_chair(
         ledger, patient_id=patient.pk, start=start, end=end, chair=chair, previous_chair_id=previous
     )
-    session = _save(
+    session = save_or_conflict(
         InfusionSession(
             patient=patient,
             plan=plan,
@@ -254,7 +256,7 @@ def session_book(
             start=start,
             end=end,
             chair_minutes=chair_minutes,
-            **_dose_fields(dose),
+            **dose_fields(dose),
         )
     )
     reminders_plan(session, notice=ReminderKind.BOOKED)
@@ -270,7 +272,7 @@ def session_reschedule(
     if not session.can_reschedule():
         raise InvalidTransition(f"A {session.get_status_display().lower()} session cannot be rescheduled.")
     center = session.center
-    start = _check_start(start, center) if start is not None else session.start
+    start = checked_start(start, center) if start is not None else session.start
     end = start + dt.timedelta(minutes=session.chair_minutes)
     # Only the new time needs checking: leaving the old one frees room, never takes it.
     ledger = _ledger_around(center, start, [session.patient_id])
@@ -290,7 +292,7 @@ def session_reschedule(
     if session.status == SessionStatus.CONFIRMED:
         # The patient confirmed the old time, not this one.
         session.status = SessionStatus.SCHEDULED
-    _save(session)
+    save_or_conflict(session)
     reminders_plan(session, notice=ReminderKind.RESCHEDULED)
     return session
 

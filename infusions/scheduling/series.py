@@ -20,12 +20,12 @@ from infusions.scheduling.booking import (
     ChairTime,
     SeriesConflict,
     SlotConflict,
-    _check_start,
-    _dose,
-    _dose_fields,
-    _history,
-    _lock,
-    _save,
+    bookable_dose,
+    checked_start,
+    dose_fields,
+    lock_for_booking,
+    patient_history,
+    save_or_conflict,
 )
 from infusions.scheduling.dates import course_start_dates
 from infusions.scheduling.ledger import CENTER_CLOSED, Booking, Ledger
@@ -77,7 +77,7 @@ def plan_book(*, plan: InfusionPlan, by=None, choices: Sequence[Choice] = ()) ->
     if not courses:
         raise SlotConflict([], "Every course of this plan is already booked.")
     picks = _checked_choices(plan, courses, choices)
-    dose = _dose(plan)
+    dose = bookable_dose(plan)
     center = plan.center
     first = courses[0][1]
     last = max(
@@ -85,7 +85,7 @@ def plan_book(*, plan: InfusionPlan, by=None, choices: Sequence[Choice] = ()) ->
         # The days after a chosen one must be locked too.
         + [c.start.astimezone(center.zone).date() + dt.timedelta(days=COURSE_SPAN_SLACK) for c in picks]
     )
-    _lock(patients=[plan.patient_id], center=center, first=first - dt.timedelta(days=1), last=last)
+    lock_for_booking(patients=[plan.patient_id], center=center, first=first - dt.timedelta(days=1), last=last)
     # Days past the lock are only read, for the alternatives offered when a course fails.
     ledger = Ledger(
         center,
@@ -95,7 +95,7 @@ def plan_book(*, plan: InfusionPlan, by=None, choices: Sequence[Choice] = ()) ->
     )
     chair_time = ChairTime.of(dose, center)
     start_of_series = dt.datetime.combine(first, dt.time.min, tzinfo=center.zone)
-    history = _history(plan.patient, plan, start_of_series)
+    history = patient_history(plan.patient, plan, start_of_series)
     placer = Placer(ledger, _series_spec(plan, last_day=last), chair_time.minutes, LONG_GAP)
     placements, conflicts = [], []
     for course, anchor in courses:
@@ -113,7 +113,7 @@ def plan_book(*, plan: InfusionPlan, by=None, choices: Sequence[Choice] = ()) ->
     if conflicts:
         raise SeriesConflict(conflicts)
     sessions = [
-        _save(
+        save_or_conflict(
             InfusionSession(
                 patient=plan.patient,
                 plan=plan,
@@ -124,7 +124,7 @@ def plan_book(*, plan: InfusionPlan, by=None, choices: Sequence[Choice] = ()) ->
                 course=p.course,
                 day=p.day,
                 chair_minutes=chair_time.minutes(p.long_observation),
-                **_dose_fields(dose),
+                **dose_fields(dose),
             )
         )
         for p in placements
@@ -172,7 +172,7 @@ def _checked_choice(plan: InfusionPlan, anchors: dict[int, dt.date], choice: Cho
     if choice.chair.center_id != plan.center_id or not choice.chair.is_active:
         raise BookingError(f"{where}: that chair is not an active chair of this center.", field="choices")
     try:
-        start = _check_start(choice.start, plan.center)
+        start = checked_start(choice.start, plan.center)
     except BookingError as exc:
         raise BookingError(f"{where}: {exc}", field="choices") from exc
     anchor = anchors[choice.course]
