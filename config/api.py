@@ -7,7 +7,8 @@ concurrent writer won), and Django's ValidationError from model `clean()`.
 is not a number) in JSON too, as the schema says every 404 is, and
 `bad_request` the requests Django itself refuses before any view (a body over
 DATA_UPLOAD_MAX_MEMORY_SIZE, too many form fields). `Pagination` caps the page
-size the client may ask for.
+size the client may ask for and counts only when the page cannot tell the
+count itself.
 """
 
 from __future__ import annotations
@@ -96,3 +97,21 @@ class Pagination(LimitOffsetPagination):
     as `LIMIT n`, which SQLite refused with an integrity error and PostgreSQL with a data error."""
 
     max_limit = 1000
+
+    def paginate_queryset(self, queryset, request, view=None) -> list | None:
+        """The page first, then the count: a page shorter than the limit that is not past the end
+        is the last one, so it gives the count without a `COUNT(*)` (most lists fit one page,
+        and the count query cost as much as the page's)."""
+        self.request = request
+        self.limit = self.get_limit(request)
+        if self.limit is None:
+            return None
+        self.offset = self.get_offset(request)
+        page = list(queryset[self.offset : self.offset + self.limit])
+        if len(page) < self.limit and (page or self.offset == 0):
+            self.count = self.offset + len(page)
+        else:
+            self.count = self.get_count(queryset)
+        if self.count > self.limit and self.template is not None:
+            self.display_page_controls = True
+        return page

@@ -215,11 +215,17 @@ class SessionViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self) -> QuerySet[InfusionSession]:
-        return (
+        sessions = (
             InfusionSession.objects.visible_to(self.request.user)
             .select_related("center")
             .order_by("start", "id")
         )
+        if self.action == "list":
+            # A list only reads what it serializes; the rate ladder and the completion record
+            # (JSON decoded per row) and the center's other columns are dead weight there. Not
+            # for the other actions: their services save the session they are given.
+            sessions = sessions.only(*SessionSerializer.Meta.fields, "center__time_zone")
+        return sessions
 
     @extend_schema(
         request=SessionBookSerializer,

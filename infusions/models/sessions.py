@@ -50,6 +50,12 @@ ACTION_WORDS = {
 # checked against it (nothing before check-in, nothing after completion).
 ACTION_TIMESTAMPS = {"check_in": "checked_in_at", "start": "started_at", "complete": "completed_at"}
 RESCHEDULABLE = frozenset({SessionStatus.SCHEDULED, SessionStatus.CONFIRMED})
+# What the day board reads of a session, its patient and its chair (`for_board()`).
+BOARD_COLUMNS = (
+    *("id", "status", "needs_rebooking", "start", "end", "center_id", "chair_id", "patient_id"),
+    *("patient__family_name", "patient__given_name", "patient__mrn"),
+    *("chair__name", "chair__is_active", "chair__center_id"),
+)
 
 
 class InfusionSessionQuerySet(models.QuerySet):
@@ -75,6 +81,10 @@ class InfusionSessionQuerySet(models.QuerySet):
     def overlapping(self, start: dt.datetime, end: dt.datetime) -> InfusionSessionQuerySet:
         """Half-open [start, end): a session ending at 10:00 does not overlap one starting then."""
         return self.filter(start__lt=end, end__gt=start)
+
+    def for_board(self) -> InfusionSessionQuerySet:
+        """With the patient and chair the day board shows, and only the columns it reads."""
+        return self.select_related("patient", "chair").only(*BOARD_COLUMNS)
 
     def on_day(self, day: dt.date, center: Center) -> InfusionSessionQuerySet:
         """Sessions of `center` starting on `day` in the center's own calendar."""

@@ -69,6 +69,19 @@ def utilisation_percent(used_hours: float, available_hours: float) -> float | No
 # -- what the pages show ------------------------------------------------------------
 
 
+# The page's display strings are made here rather than with template filters: a board has
+# dozens of blocks and slots, and each `date` or `stringformat` filter in a loop costs more
+# than the f-string (the datetimes are already in the center's zone, as the page shows them).
+
+
+def clock(instant: dt.datetime) -> str:
+    return f"{instant:%H:%M}"
+
+
+def position_style(left: float, width: float) -> str:
+    return f"left: {left:.3f}%; width: {width:.3f}%"
+
+
 @dataclass(frozen=True)
 class Block:
     """A session as the board draws or lists it, in the center's local time."""
@@ -78,6 +91,20 @@ class Block:
     end: dt.datetime
     left: float = 0.0
     width: float = 0.0
+
+    @property
+    def times(self) -> str:
+        return f"{clock(self.start)}–{clock(self.end)}"
+
+    @property
+    def style(self) -> str:
+        return position_style(self.left, self.width)
+
+    @property
+    def patient_label(self) -> str:
+        """Family name and initial ("Okafor, A."), as the board and its tables name a patient."""
+        patient = self.session.patient
+        return f"{patient.family_name}, {patient.given_name[:1]}."
 
 
 @dataclass
@@ -107,11 +134,44 @@ class Slot:
     def room(self) -> int:
         return max(0, self.capacity - self.running)
 
+    @property
+    def times(self) -> str:
+        return f"{clock(self.start)}–{clock(self.end)}"
+
+    @property
+    def testid(self) -> str:
+        return f"load-slot-{self.start:%H%M}"
+
+    @property
+    def css(self) -> str:
+        flags = (("slot-idle", not self.running), ("slot-full", self.full), ("slot-over", self.over))
+        return " ".join(["slot", *(name for name, on in flags if on)])
+
+    @property
+    def style(self) -> str:
+        return position_style(self.left, self.width)
+
+    @property
+    def title(self) -> str:
+        return f"{self.times}: {self.running} running, capacity {self.capacity}"
+
+    @property
+    def state(self) -> str:
+        if self.over:
+            return "Over capacity"
+        if self.full:
+            return "At capacity"
+        return f"Room for {self.room}"
+
 
 @dataclass(frozen=True)
 class Tick:
     label: str
     left: float
+
+    @property
+    def style(self) -> str:
+        return f"left: {self.left:.3f}%"
 
 
 @dataclass(frozen=True)
@@ -251,9 +311,7 @@ def closed_message(center: Center, day: dt.date, reasons: dict[dt.date, str]) ->
 def day_board_context(center: Center, day: dt.date, now: dt.datetime) -> dict:
     ledger = Ledger(center, day, day)
     today = ledger.days[day]
-    sessions = (
-        InfusionSession.objects.on_day(day, center).select_related("patient", "chair").order_by("start")
-    )
+    sessions = InfusionSession.objects.on_day(day, center).for_board().order_by("start")
     blocks = [block_for(session, today, center) for session in sessions]
     live = [block for block in blocks if block.session.is_live]
     local_today = timezone.localdate(now, timezone=center.zone)
