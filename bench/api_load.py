@@ -9,7 +9,7 @@ collected, settings from the environment (bench/bench_settings.py only adds
 its middleware and gunicorn alone).
 
 Client processes on the same machine, one per connection, first warm the
-server up with the API and the board together (3,000 requests: see
+server up with the API and the board together (6,000 requests: see
 `warm_server()`), then load three targets in turn, each for a short warm-up
 and then a fixed measured time:
 
@@ -68,7 +68,7 @@ HOST = "127.0.0.1"
 WORKERS = 2
 WARM_UP_SECONDS = 2.0  # per target
 # Once, before the first target: see warm_server().
-SERVER_WARM_UP_REQUESTS = 3000
+SERVER_WARM_UP_REQUESTS = 6000
 SERVER_WARM_UP_LIMIT_SECONDS = 120.0
 CLIENT_START_SECONDS = 1.5  # time for the spawned client processes to import and connect
 START_TIMEOUT_SECONDS = 60
@@ -422,7 +422,8 @@ def warm_server(server: Server, targets: list[Target], connections: int) -> tupl
     """Load the application's pages together until the workers' memory has levelled off: (requests, seconds).
 
     A fresh worker's resident memory climbs by about 10 MB over its first
-    thousand or two requests and then stays: each request leaves reference
+    few thousand requests (a cheaper request makes less garbage, so it takes
+    more of them) and then stays: each request leaves reference
     cycles (the request and its message storage, template contexts) that
     only Python's full collections free, and those come rarely, so the heap
     grows to hold the garbage between two of them. Judging growth before
