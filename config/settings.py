@@ -190,6 +190,9 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 # django-environ reads filemail:///abs/path as a relative path; say the folder here instead.
 EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=VAR_DIR / "mail")
+# Seconds an SMTP connection may block: a hung mail server must fail the send
+# (and be retried), not hold a reminder chunk until the task's time limit.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Chairside <no-reply@chairside.invalid>")
 
 # SMS -----------------------------------------------------------------------

@@ -24,7 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from infusions.models import Reminder, ReminderAttempt, ReminderKind, ReminderStatus
+from infusions.models import InfusionSession, Reminder, ReminderAttempt, ReminderKind, ReminderStatus
 from infusions.reminders.transports import TransportError, transport_for
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,9 @@ SEND_CHUNK = 20
 # message) gives its unsent rows back to the next sweep, well before the
 # task's soft time limit (90 s) would interrupt it in the middle of a send.
 CHUNK_SECONDS = 45
+# A chunk sending for longer than this reads its sessions again before the next
+# send, so a session cancelled or moved meanwhile is not reminded of.
+RECHECK_SECONDS = 1.0
 RECORD_TRIES = 6  # after a send, about 6 s of reconnecting before giving the row to the stale sweep
 RECORD_PAUSE = 0.2
 # What a send reads: the message needs the center and the time, the transport an address.
@@ -122,10 +125,9 @@ def reminders_send(reminder_ids: list[int]) -> dict[int, str]:
     Rows this call cannot claim (already sent, cancelled, or being sent by
     another delivery of the same task) are "not claimed" and left alone.
     """
-    now = timezone.now()
     claim = uuid.uuid4()
     Reminder.objects.filter(pk__in=reminder_ids, status=ReminderStatus.QUEUED).update(
-        status=ReminderStatus.SENDING, claim=claim, claimed_at=now
+        status=ReminderStatus.SENDING, claim=claim, claimed_at=timezone.now()
     )
     reminders = list(
         Reminder.objects.filter(claim=claim)
@@ -134,44 +136,72 @@ def reminders_send(reminder_ids: list[int]) -> dict[int, str]:
         .order_by("id")
     )
     outcomes = dict.fromkeys(reminder_ids, "not claimed")
-    outdated = {r.pk for r in reminders if _outdated(r)}
-    if outdated:
-        Reminder.objects.filter(pk__in=outdated).update(status=ReminderStatus.CANCELLED)
-        outcomes.update(dict.fromkeys(outdated, ReminderStatus.CANCELLED))
+    _cancel_outdated(reminders, outcomes)
     sent: list[ReminderAttempt] = []
-    began = time.monotonic()
+    began = checked = time.monotonic()
+    n = 0
     try:
         for n, reminder in enumerate(reminders):
-            if reminder.pk in outdated:
-                continue
             if n and time.monotonic() - began > CHUNK_SECONDS:  # each chunk sends at least one
-                _give_back(reminders[n:], outcomes)
+                _give_back(reminders[n:], outcomes, claim, "Sending was slow")
                 break
+            if time.monotonic() - checked > RECHECK_SECONDS:
+                # A slow chunk looks again: a session cancelled or moved meanwhile is not reminded.
+                _cancel_outdated(reminders[n:], outcomes, reload=True)
+                checked = time.monotonic()
+            if outcomes[reminder.pk] != "not claimed":
+                continue  # cancelled as outdated
             try:
                 provider_id = transport_for(reminder.channel).send(reminder)
             except TransportError as exc:
-                outcomes[reminder.pk] = _record_failure(reminder, exc, now)
+                outcomes[reminder.pk] = _record_failure(reminder, exc, timezone.now())
                 continue
             sent.append(
                 _attempt(reminder, ReminderAttempt.Outcome.SENT, timezone.now(), provider_id=provider_id)
             )
             outcomes[reminder.pk] = ReminderStatus.SENT
+    except BaseException:
+        # A time limit or a bug: the row in hand may have reached its provider, so it waits
+        # for the stale sweep; the rows not yet tried go back to the next sweep now.
+        _give_back(reminders[n + 1 :], outcomes, claim, "Sending broke off")
+        raise
     finally:
-        # Whatever stops the loop (a time limit, a bug), what the providers took is recorded.
+        # Whatever stopped the loop, what the providers took is recorded.
         if sent:
-            _outlasting_reconnects(lambda: _record_sent(sent, now))
+            _outlasting_reconnects(lambda: _record_sent(sent, claim))
             for attempt in sent:
                 logger.info("Reminder %s sent (%s).", attempt.reminder_id, attempt.reminder.channel)
     return outcomes
 
 
-def _give_back(reminders: list[Reminder], outcomes: dict[int, str]) -> None:
+def _cancel_outdated(reminders: list[Reminder], outcomes: dict[int, str], *, reload: bool = False) -> None:
+    """Cancel the rows (not yet sent) whose session has moved on since they were planned."""
+    waiting = [r for r in reminders if outcomes[r.pk] == "not claimed"]
+    if reload:
+        now = dict(
+            (pk, (version, status))
+            for pk, version, status in InfusionSession.objects.filter(
+                pk__in={r.session_id for r in waiting}
+            ).values_list("pk", "version", "status")
+        )
+        for reminder in waiting:
+            reminder.session.version, reminder.session.status = now[reminder.session_id]
+    outdated = [r.pk for r in waiting if _outdated(r)]
+    if outdated:
+        Reminder.objects.filter(pk__in=outdated).update(status=ReminderStatus.CANCELLED)
+        outcomes.update(dict.fromkeys(outdated, ReminderStatus.CANCELLED))
+
+
+def _give_back(reminders: list[Reminder], outcomes: dict[int, str], claim: uuid.UUID, why: str) -> None:
     ids = [r.pk for r in reminders if outcomes[r.pk] == "not claimed"]
-    Reminder.objects.filter(pk__in=ids, status=ReminderStatus.SENDING).update(
+    if not ids:
+        return
+    # Only rows still under this claim: after ten minutes another sweep may have taken them.
+    Reminder.objects.filter(pk__in=ids, status=ReminderStatus.SENDING, claim=claim).update(
         status=ReminderStatus.PENDING, claim=None, claimed_at=None
     )
     outcomes.update(dict.fromkeys(ids, ReminderStatus.PENDING))
-    logger.warning("Sending was slow; %d reminder(s) returned to the queue for the next sweep.", len(ids))
+    logger.warning("%s; %d reminder(s) returned to the queue for the next sweep.", why, len(ids))
 
 
 def reminder_send(reminder_id: int) -> str:
@@ -179,14 +209,15 @@ def reminder_send(reminder_id: int) -> str:
     return reminders_send([reminder_id])[reminder_id]
 
 
-def _record_sent(attempts: list[ReminderAttempt], now: dt.datetime) -> None:
+def _record_sent(attempts: list[ReminderAttempt], claim: uuid.UUID) -> None:
     # The attempts and the rows in one transaction: a crash before it commits
     # leaves the rows `sending`, which the stale sweep resends (the documented
-    # duplicate window) and records then.
+    # duplicate window) and records then. A row another sweep has claimed since
+    # (a worker paused for ten minutes) is that sweep's to record.
     with transaction.atomic():
         ReminderAttempt.objects.bulk_create(attempts)
-        Reminder.objects.filter(pk__in=[a.reminder_id for a in attempts]).update(
-            status=ReminderStatus.SENT, sent_at=now, attempts=F("attempts") + 1, last_error=""
+        Reminder.objects.filter(pk__in=[a.reminder_id for a in attempts], claim=claim).update(
+            status=ReminderStatus.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
         )
 
 

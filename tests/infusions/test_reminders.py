@@ -310,7 +310,9 @@ def test_what_a_chunk_sent_before_it_broke_off_is_recorded_and_the_rest_waits(ce
     with pytest.raises(RuntimeError):
         reminders_send(chunks[0])
     statuses = list(Reminder.objects.filter(kind="booked").order_by("id").values_list("status", "attempts"))
-    assert statuses == [("sent", 1), ("sent", 1), ("sending", 0), ("sending", 0)]
+    # The one in hand may have reached the provider: it waits for the stale sweep. The one
+    # not tried goes straight back to the queue.
+    assert statuses == [("sent", 1), ("sent", 1), ("sending", 0), ("pending", 0)]
     assert ReminderAttempt.objects.count() == 2
     # Ten minutes on, the stale sweep hands the two unsent rows to a working backend.
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -347,11 +349,11 @@ def test_a_row_queued_before_its_session_was_cancelled_is_not_sent(center):
     assert not mail.outbox
 
 
-def test_a_row_whose_session_changed_after_the_send_claimed_it_is_cancelled_not_sent(center):
+def test_a_row_whose_session_changed_after_it_was_queued_is_cancelled_not_sent(center):
     session = book(center, patient(), "2027-03-11")
     chunks = []
     dispatch(chunks.append)
-    # What a reschedule committing between this send's claim and its read looks like.
+    # What a reschedule committing after the sweep and before the send looks like to the send.
     InfusionSession.objects.filter(pk=session.pk).update(version=F("version") + 1)
     outcomes = reminders_send(chunks[0])
     booked = Reminder.objects.get(session=session, kind="booked")
@@ -544,3 +546,35 @@ def test_a_slow_chunk_gives_its_unsent_rows_to_the_next_sweep(center, monkeypatc
     monkeypatch.setattr(dispatching, "CHUNK_SECONDS", 45)
     sweep()
     assert len(mail.outbox) == 3
+
+
+class CancellingEmail(BaseEmailBackend):
+    """Delivers, and while the first message goes out a scheduler cancels another session."""
+
+    cancel: InfusionSession | None = None
+
+    def send_messages(self, messages):
+        if CancellingEmail.cancel is not None:
+            session_transition(session=CancellingEmail.cancel, action="cancel", by=None)
+            CancellingEmail.cancel = None
+        mail.outbox.extend(messages)
+        return len(messages)
+
+
+def test_a_session_cancelled_while_its_chunk_is_sending_is_not_reminded(center, settings, monkeypatch):
+    from infusions.reminders import dispatch as dispatching
+
+    monkeypatch.setattr(dispatching, "RECHECK_SECONDS", -1)  # look again before every send
+    settings.EMAIL_BACKEND = f"{__name__}.CancellingEmail"
+    first = book(center, patient(), "2027-03-11")
+    second = book(center, patient(), "2027-03-12")
+    chunks = []
+    dispatch(chunks.append)
+    CancellingEmail.cancel = second
+
+    outcomes = reminders_send(chunks[0])
+
+    booked = {r.session_id: r for r in Reminder.objects.filter(kind="booked", session_version=1)}
+    assert outcomes[booked[first.pk].pk] == "sent"
+    assert outcomes[booked[second.pk].pk] == "cancelled"
+    assert [m.to for m in mail.outbox] == [[first.patient.email]]
