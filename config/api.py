@@ -99,19 +99,16 @@ class Pagination(LimitOffsetPagination):
     max_limit = 1000
 
     def paginate_queryset(self, queryset, request, view=None) -> list | None:
-        """The page first, then the count: a page shorter than the limit that is not past the end
-        is the last one, so it gives the count without a `COUNT(*)` (most lists fit one page,
-        and the count query cost as much as the page's)."""
-        self.request = request
+        """On the first page, the page first: a first page shorter than the limit holds every row,
+        so it gives the count without a `COUNT(*)` (most lists fit one page, and the count query
+        cost as much as the page's). Later pages count first, as DRF does, so that an offset past
+        the end (or past what the database can count to) reads nothing."""
         self.limit = self.get_limit(request)
-        if self.limit is None:
-            return None
-        self.offset = self.get_offset(request)
-        page = list(queryset[self.offset : self.offset + self.limit])
-        if len(page) < self.limit and (page or self.offset == 0):
-            self.count = self.offset + len(page)
-        else:
-            self.count = self.get_count(queryset)
+        if self.limit is None or self.get_offset(request):
+            return super().paginate_queryset(queryset, request, view)
+        self.request, self.offset = request, 0
+        page = list(queryset[: self.limit])
+        self.count = len(page) if len(page) < self.limit else self.get_count(queryset)
         if self.count > self.limit and self.template is not None:
             self.display_page_controls = True
         return page
