@@ -139,8 +139,9 @@ LATEST_LATE_START = dt.timedelta(minutes=15)
 
 def not_in_the_past(value: dt.datetime) -> dt.datetime:
     if value < timezone.now() - LATEST_LATE_START:
+        minutes = LATEST_LATE_START // dt.timedelta(minutes=1)
         raise serializers.ValidationError(
-            "This start is in the past; give a start from now on (at most 15 minutes ago)."
+            f"This start is in the past; give a start from now on (at most {minutes} minutes ago)."
         )
     return value
 
@@ -150,7 +151,7 @@ class SessionBookSerializer(serializers.Serializer):
     center = serializers.PrimaryKeyRelatedField(queryset=Center.objects.all())
     start = OffsetDateTimeField(
         help_text="ISO 8601 with its offset, e.g. 2027-01-04T09:00:00-05:00; from now on "
-        "(at most 15 minutes ago).",
+        f"(at most {LATEST_LATE_START // dt.timedelta(minutes=1)} minutes ago).",
         validators=[not_in_the_past],
     )
     plan = serializers.PrimaryKeyRelatedField(queryset=InfusionPlan.objects.all(), required=False)

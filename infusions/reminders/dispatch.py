@@ -178,14 +178,14 @@ def _cancel_outdated(reminders: list[Reminder], outcomes: dict[int, str], *, rel
     """Cancel the rows (not yet sent) whose session has moved on since they were planned."""
     waiting = [r for r in reminders if outcomes[r.pk] == "not claimed"]
     if reload:
-        now = dict(
-            (pk, (version, status))
+        current = {
+            pk: (version, status)
             for pk, version, status in InfusionSession.objects.filter(
                 pk__in={r.session_id for r in waiting}
             ).values_list("pk", "version", "status")
-        )
+        }
         for reminder in waiting:
-            reminder.session.version, reminder.session.status = now[reminder.session_id]
+            reminder.session.version, reminder.session.status = current[reminder.session_id]
     outdated = [r.pk for r in waiting if _outdated(r)]
     if outdated:
         Reminder.objects.filter(pk__in=outdated).update(status=ReminderStatus.CANCELLED)
