@@ -5,8 +5,10 @@ three centers in three zones, 8 chairs and 150 patients each, about 14,000
 sessions on the weekdays of the 52 weeks around today), then serves it as
 production would: gunicorn with two sync workers, DEBUG off, static files
 collected, settings from the environment (bench/bench_settings.py only adds
-`/bench/floor/`, a JSON view that touches no database: the cost of Django,
-its middleware and gunicorn alone).
+the floors of bench/bench_urls.py: `/bench/floor/`, a JSON view that touches
+no database, the cost of Django, its middleware and gunicorn alone; and two
+reference points that authenticate and do nothing else, the API's way and
+the dashboard's way).
 
 Client processes on the same machine, one per connection, first warm the
 server up with the API and the board together (6,000 requests: see
@@ -14,9 +16,13 @@ server up with the API and the board together (6,000 requests: see
 and then a fixed measured time:
 
 1. the floor, `GET /bench/floor/`;
-2. the sessions API, `GET /api/v1/sessions/?center=<id>&date=<day>` with a
+2. the token floor, `GET /bench/floor/token/`: DRF with the API's token
+   authentication and the user's roles, no data (a reference, not a goal);
+3. the session floor, `GET /bench/floor/session/`: a logged-in page's session,
+   user and roles, no data (a reference, not a goal);
+4. the sessions API, `GET /api/v1/sessions/?center=<id>&date=<day>` with a
    scheduler's token;
-3. the day board, `GET /board/?center=<id>&date=<day>` with the same
+5. the day board, `GET /board/?center=<id>&date=<day>` with the same
    scheduler's session cookie;
 
 where the day is the busiest weekday of the next two weeks at the New York
@@ -345,14 +351,14 @@ def targets(center_id: int, day: dt.date, token: str, session_key: str) -> list[
     from django.conf import settings
 
     query = f"center={center_id}&date={day:%Y-%m-%d}"
+    api_headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
+    cookie = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={session_key}"}
     return [
         Target("floor", "/bench/floor/", {"Accept": "application/json"}),
-        Target(
-            "sessions API",
-            f"/api/v1/sessions/?{query}",
-            {"Authorization": f"Token {token}", "Accept": "application/json"},
-        ),
-        Target("day board", f"/board/?{query}", {"Cookie": f"{settings.SESSION_COOKIE_NAME}={session_key}"}),
+        Target("token floor", "/bench/floor/token/", api_headers),
+        Target("session floor", "/bench/floor/session/", cookie),
+        Target("sessions API", f"/api/v1/sessions/?{query}", api_headers),
+        Target("day board", f"/board/?{query}", cookie),
     ]
 
 
@@ -477,7 +483,7 @@ def report(results: list[Result]) -> None:
             f"{r.percentile(0.99) / floor.percentile(0.99):>10.2f}   {memory}"
         )
     print()
-    for r in results[1:]:
+    for r in results[-2:]:
         ratio = r.per_second / floor.per_second
         verdict = "PASS" if ratio >= THROUGHPUT_GOAL else "FAIL"
         print(f"{verdict} {r.target.name} throughput >= {THROUGHPUT_GOAL} of the floor ({ratio:.2f})")
@@ -536,8 +542,9 @@ def run(args: argparse.Namespace, label: str) -> None:
     )
     center = year.centers[0]
     day, sessions, live = busiest_day(center)
-    floor, api, board = targets(center.pk, day, *scheduler_credentials())
-    queries = {target.name: queries_per_request(target) for target in (floor, api, board)}
+    every = targets(center.pk, day, *scheduler_credentials())
+    api, board = every[-2:]
+    queries = {target.name: queries_per_request(target) for target in every}
     connections.close_all()  # the server's workers have the database to themselves
     with tempfile.TemporaryDirectory(prefix="chairside-load-") as folder, gunicorn(Path(folder)) as server:
         check_responses(server, api, board, sessions, live)
@@ -561,7 +568,7 @@ def run(args: argparse.Namespace, label: str) -> None:
                 seconds=args.seconds,
                 queries=queries[target.name],
             )
-            for target in (floor, api, board)
+            for target in every
         ]
     report(results)
     refuse_non_200(results)
