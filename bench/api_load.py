@@ -327,7 +327,7 @@ def scheduler_credentials() -> tuple[str, str]:
     user.groups.add(Group.objects.get(name="scheduler"))
     session = import_module(settings.SESSION_ENGINE).SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     return Token.objects.create(user=user).key, session.session_key

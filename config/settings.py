@@ -138,7 +138,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out logins before checking passwords
-    "patients.authentication.RoleBackend",  # Django's ModelBackend, with the user's roles
+    "django.contrib.auth.backends.ModelBackend",
 ]
 # Login lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one
 # username from one address, that pair is locked for AXES_COOLOFF_MINUTES.
@@ -214,7 +214,7 @@ SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=VAR_DIR / "sms.jsonl")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "patients.authentication.RoleTokenAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

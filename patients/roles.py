@@ -6,9 +6,8 @@ thing in the REST API, the dashboard and the admin.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
-from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
@@ -27,42 +26,17 @@ STAFF_ROLES = frozenset({Role.SCHEDULER, Role.NURSE, Role.PHARMACIST, Role.ADMIN
 
 
 def roles_of(user: AbstractBaseUser | AnonymousUser) -> frozenset[Role]:
-    """The user's roles, cached on the user object for the request.
-
-    Users authenticated by the API's token or a session cookie have them
-    already, read in the same query as the user (see `role_annotations()`);
-    any other user object asks the database once.
-    """
+    """The user's roles, cached on the user object for the request."""
     if not user.is_authenticated:
         return frozenset()
     cached = getattr(user, "_chairside_roles", None)
     if cached is None:
         names = set(user.groups.values_list("name", flat=True))
-        cached = _roles(user, {role for role in GROUP_ROLES if role.value in names})
+        cached = frozenset(role for role in GROUP_ROLES if role.value in names)
+        if user.is_superuser:
+            cached |= {Role.ADMIN}
+        user._chairside_roles = cached
     return cached
-
-
-def role_annotations(user_id: OuterRef) -> dict[str, Exists]:
-    """Annotations reading a user's roles with the row that names the user: one EXISTS per
-    role group. `user_id` points at the user's id in the outer query (`OuterRef("pk")` on
-    users, `OuterRef("user_id")` on their tokens); `remember_roles()` reads the result."""
-    memberships = User.groups.through.objects.filter(user_id=user_id)
-    return {_flag(role): Exists(memberships.filter(group__name=role.value)) for role in GROUP_ROLES}
-
-
-def remember_roles(user: AbstractBaseUser, row: models.Model) -> None:
-    """Keep on `user` the roles that `row` was annotated with by `role_annotations()`."""
-    _roles(user, {role for role in GROUP_ROLES if getattr(row, _flag(role))})
-
-
-def _flag(role: Role) -> str:
-    return f"chairside_in_{role.value}_group"
-
-
-def _roles(user: AbstractBaseUser, group_roles: set[Role]) -> frozenset[Role]:
-    roles = frozenset(group_roles | {Role.ADMIN} if user.is_superuser else group_roles)
-    user._chairside_roles = roles
-    return roles
 
 
 def has_role(user: AbstractBaseUser | AnonymousUser, *roles: Role) -> bool:
