@@ -20,6 +20,8 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import celery
+import kombu.pools
 from celery import Celery
 from django.db import connection
 
@@ -145,8 +147,12 @@ def wait_until(condition: Callable[[], bool], seconds: float = 60, interval: flo
 
 
 def client_for(broker: str) -> Celery:
-    """A bare Celery client on `broker`, as beat is: it only sends task names."""
-    client = Celery("probe", broker=broker)
+    """A bare Celery client on `broker`, as beat is: it only sends task names.
+
+    Not made the current app: the tasks' `shared_task` proxies (`send_reminders.delay`)
+    publish with whichever app is current, and must keep publishing with the project's.
+    """
+    client = Celery("probe", broker=broker, set_as_current=False)
     client.conf.broker_connection_timeout = 2
     client.conf.task_publish_retry_policy = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
     return client
@@ -158,14 +164,21 @@ def project_app_on(broker: str) -> Iterator[None]:
 
     Celery reads CELERY_BROKER_URL from the environment before any broker it is
     configured with, and keeps its producer pool once made; both are reset on
-    the way in and out.
+    the way in and out. kombu keeps every pool in a registry by broker URL, so
+    the pools are closed and dropped there too: a later broker on the same port
+    would otherwise be handed a closed pool.
     """
     from config.celery import app
 
+    if celery.current_app._get_current_object() is not app:
+        raise AssertionError(
+            f"Celery's current app is {celery.current_app.main!r}, not the project's: the tasks "
+            "would publish with it. Make probe apps with Celery(..., set_as_current=False)."
+        )
+
     def forget_connections() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
-            app._pool = None
+        kombu.pools.reset()
+        app._pool = None
         app.amqp._producer_pool = None
 
     saved = os.environ.get("CELERY_BROKER_URL")

@@ -42,7 +42,7 @@ def test_a_worker_started_like_the_procfile_answers_on_redis(monkeypatch):
     try:
         replies = []
         deadline = time.monotonic() + 30
-        client = Celery("probe", broker=url)
+        client = Celery("probe", broker=url, set_as_current=False)  # else shared tasks publish with it
         while not replies and time.monotonic() < deadline and worker.poll() is None:
             replies = client.control.ping(destination=[name], timeout=1.0)
         if not replies:

@@ -10,6 +10,7 @@ from rest_framework.authtoken.models import Token
 
 pytestmark = pytest.mark.django_db
 
+
 @pytest.fixture
 def scheduler_api(api, scheduler):
     token = Token.objects.create(user=scheduler)
