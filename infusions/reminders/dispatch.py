@@ -24,7 +24,14 @@ from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from infusions.models import InfusionSession, Reminder, ReminderAttempt, ReminderKind, ReminderStatus
+from infusions.models import (
+    InfusionSession,
+    Reminder,
+    ReminderAttempt,
+    ReminderKind,
+    ReminderStatus,
+    SessionStatus,
+)
 from infusions.reminders.transports import TransportError, transport_for
 
 logger = logging.getLogger(__name__)
@@ -184,8 +191,10 @@ def _cancel_outdated(reminders: list[Reminder], outcomes: dict[int, str], *, rel
                 pk__in={r.session_id for r in waiting}
             ).values_list("pk", "version", "status")
         }
+        # A session deleted meanwhile (booked in error) took its reminder rows with it: as good as cancelled.
+        gone = (None, SessionStatus.CANCELLED)
         for reminder in waiting:
-            reminder.session.version, reminder.session.status = current[reminder.session_id]
+            reminder.session.version, reminder.session.status = current.get(reminder.session_id, gone)
     outdated = [r.pk for r in waiting if _outdated(r)]
     if outdated:
         Reminder.objects.filter(pk__in=outdated).update(status=ReminderStatus.CANCELLED)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import smtplib
+from collections.abc import Callable
 from decimal import Decimal
 from io import StringIO
 from zoneinfo import ZoneInfo
@@ -548,15 +549,15 @@ def test_a_slow_chunk_gives_its_unsent_rows_to_the_next_sweep(center, monkeypatc
     assert len(mail.outbox) == 3
 
 
-class CancellingEmail(BaseEmailBackend):
-    """Delivers, and while the first message goes out a scheduler cancels another session."""
+class MeanwhileEmail(BaseEmailBackend):
+    """Delivers, and while the first message goes out someone changes another session."""
 
-    cancel: InfusionSession | None = None
+    meanwhile: Callable[[], object] | None = None
 
     def send_messages(self, messages):
-        if CancellingEmail.cancel is not None:
-            session_transition(session=CancellingEmail.cancel, action="cancel", by=None)
-            CancellingEmail.cancel = None
+        if MeanwhileEmail.meanwhile is not None:
+            MeanwhileEmail.meanwhile()
+            MeanwhileEmail.meanwhile = None
         mail.outbox.extend(messages)
         return len(messages)
 
@@ -565,12 +566,12 @@ def test_a_session_cancelled_while_its_chunk_is_sending_is_not_reminded(center, 
     from infusions.reminders import dispatch as dispatching
 
     monkeypatch.setattr(dispatching, "RECHECK_SECONDS", -1)  # look again before every send
-    settings.EMAIL_BACKEND = f"{__name__}.CancellingEmail"
+    settings.EMAIL_BACKEND = f"{__name__}.MeanwhileEmail"
     first = book(center, patient(), "2027-03-11")
     second = book(center, patient(), "2027-03-12")
     chunks = []
     dispatch(chunks.append)
-    CancellingEmail.cancel = second
+    MeanwhileEmail.meanwhile = lambda: session_transition(session=second, action="cancel", by=None)
 
     outcomes = reminders_send(chunks[0])
 
@@ -578,3 +579,26 @@ def test_a_session_cancelled_while_its_chunk_is_sending_is_not_reminded(center, 
     assert outcomes[booked[first.pk].pk] == "sent"
     assert outcomes[booked[second.pk].pk] == "cancelled"
     assert [m.to for m in mail.outbox] == [[first.patient.email]]
+
+
+def test_a_session_deleted_while_its_chunk_is_sending_is_not_reminded(center, settings, monkeypatch):
+    """An administrator may delete a session booked in error; its reminders go with it."""
+    from infusions.reminders import dispatch as dispatching
+
+    monkeypatch.setattr(dispatching, "RECHECK_SECONDS", -1)  # look again before every send
+    settings.EMAIL_BACKEND = f"{__name__}.MeanwhileEmail"
+    first = book(center, patient(), "2027-03-11")
+    second = book(center, patient(), "2027-03-12")
+    booked = {r.session_id: r.pk for r in Reminder.objects.filter(kind="booked", session_version=1)}
+    kept, deleted = booked[first.pk], booked[second.pk]
+    chunks = []
+    dispatch(chunks.append)
+    MeanwhileEmail.meanwhile = second.delete
+
+    outcomes = reminders_send(chunks[0])
+
+    assert outcomes[kept] == "sent"
+    assert outcomes[deleted] == "cancelled"
+    assert [m.to for m in mail.outbox] == [[first.patient.email]]
+    assert Reminder.objects.get(pk=kept).status == "sent"
+    assert not Reminder.objects.filter(pk=deleted).exists()
